@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO := demo_work
 DEMO_FEATURES := --window_size_ms 40 --window_stride_ms 20 --dct_coefficient_count 10
+# Hello Edge's DS_CNN_S configuration.
+DS_CNN_S := --model_architecture ds_cnn --model_size_info 5 64 10 4 2 2 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1
 
 .PHONY: venv test demo bench clean
 
@@ -26,6 +28,10 @@ demo: venv
 		--json_out $(DEMO)/data_summary.json
 	$(PY) -m kws_tf.features --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1) \
 		$(DEMO_FEATURES) --quantize_bits 6
+	$(PY) train.py --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) $(DS_CNN_S) \
+		--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 \
+		--eval_step_interval 150 --save_step_interval 150 \
+		--train_dir $(DEMO)/ds_cnn_s --summaries_dir $(DEMO)/logs --json_out $(DEMO)/train.json
 
 bench: venv
 	$(PY) bench/pipeline.py --json_out $(DEMO)/bench_pipeline.json

@@ -8,6 +8,7 @@ last one stopped (same step, same learning rate, same batches); evaluation
 runs the model in inference mode; the final test accuracy is that of the best
 checkpoint, not of the last weights.
 """
+import collections
 import os
 import sys
 import time
@@ -62,7 +63,8 @@ def build_parser():
                        help="Directory to write checkpoints, labels and flags to; a rerun of "
                             "the same command resumes from its latest checkpoint.")
     group.add_argument("--start_checkpoint", default="",
-                       help="If specified, restore this checkpoint before any training.")
+                       help="If specified, start from this checkpoint's weights (the schedule "
+                            "starts at step 0; rerun with the same --train_dir to resume).")
     group.add_argument("--check_nans", type=_bool, nargs="?", const=True, default=False,
                        help="Stop with the step when the loss or a gradient is NaN or Inf.")
     group.add_argument("--seed", type=int, default=0,
@@ -200,7 +202,8 @@ def train(args):
         sidecar = _sidecar(args.start_checkpoint)
         if sidecar:
             check_same_model(sidecar, info, f"--start_checkpoint {args.start_checkpoint}")
-        checkpoints.restore(checkpoint, args.start_checkpoint, "--start_checkpoint")
+        checkpoints.restore(tf.train.Checkpoint(model=model), args.start_checkpoint,
+                            "--start_checkpoint")
     if chief:
         cli.atomic_write(os.path.join(train_dir, f"{args.model_architecture}_labels.txt"),
                          lambda s: s.write("\n".join(index.words_list).encode()))
@@ -223,16 +226,16 @@ def train(args):
     progress = keras.utils.Progbar(total_steps, verbose=1 if chief else 0,
                                    stateful_metrics=["loss", "accuracy", "steps/s"])
     progress.update(start_step)
-    started, last_time, last_step = time.time(), time.time(), start_step
+    started = time.time()
+    recent = collections.deque([started], maxlen=50)  # step end times, for steps/s
     for step in range(start_step + 1, total_steps + 1):
         loss, accuracy = (float(x) for x in train_step(next(batches)))
         if args.check_nans and not np.isfinite(loss):
             raise KwsError(f"--check_nans: the loss is {loss} at step {step}")
-        now = time.time()
-        rate = (step - last_step) / max(now - last_time, 1e-9)
+        recent.append(time.time())
+        rate = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
         writers.train_step(step, loss, accuracy, float(schedule(step - 1)))
         progress.update(step, [("loss", loss), ("accuracy", accuracy), ("steps/s", rate)])
-        last_time, last_step = now, step
         if step % args.eval_step_interval == 0 or step == total_steps:
             val_accuracy, confusion, count = evaluate(model, validation, label_count)
             writers.validation(step, val_accuracy, confusion)
@@ -244,6 +247,8 @@ def train(args):
                 keeper.save_best(step, val_accuracy)
             if chief:
                 print(f"So far the best validation accuracy is {best * 100:.2f}%")
+            recent.clear()
+            recent.append(time.time())
         if step % args.save_step_interval == 0 or step == total_steps:
             keeper.save_latest(step)
     train_seconds = time.time() - started

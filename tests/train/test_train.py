@@ -137,3 +137,32 @@ def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_run(data_dir, tm
     assert a.keys() == b.keys() and len(a) >= 4
     for name in a:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_start_checkpoint_fine_tunes_hello_edges_published_model(fixtures_dir, tmp_path):
+    from kws_tf.hello_edge_import import import_graph
+    from kws_tf.models import checkpoint
+
+    words = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+    data = make_dataset(tmp_path / "data", words=words + ("cat",), speakers=12)
+    model, info = import_graph(str(fixtures_dir / "hello_edge" / "DS_CNN_S.pb"))
+    checkpoint.save(model, str(tmp_path / "imported"), info)
+    flags = ["--data_url=", "--data_dir", str(data), "--window_size_ms", "40",
+             "--window_stride_ms", "20", "--dct_coefficient_count", "10",
+             "--model_architecture", "ds_cnn", "--model_size_info"] + \
+        [str(v) for v in info["model_size_info"]] + \
+        ["--how_many_training_steps", "4", "--learning_rate", "0.0001", "--batch_size", "10",
+         "--eval_step_interval", "4", "--train_dir", str(tmp_path / "ft"),
+         "--summaries_dir", str(tmp_path / "logs"), "--json_out", str(tmp_path / "out.json"),
+         "--start_checkpoint", str(tmp_path / "imported")]
+    assert _run(flags) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["start_step"] == 0 and out["steps"] == 4
+    reader = tf.train.load_checkpoint(out["latest_checkpoint"])
+    names = [n for n in reader.get_variable_to_shape_map() if n.startswith("model/")]
+    tuned = np.concatenate([reader.get_tensor(n).ravel() for n in sorted(names)
+                            if "moving" not in n and "OPTIMIZER" not in n])
+    published = np.concatenate([v.numpy().ravel() for v in model.trainable_variables])
+    # Four small steps from the published weights: close to them, not equal.
+    assert tuned.size >= published.size
+    assert 0 < np.abs(np.sort(tuned)[:published.size].sum() - np.sort(published).sum()) < 50
