@@ -10,7 +10,10 @@ DS_CNN_S and for the integer-flow ds_cnn_bf config, on 49x10 MFCC features
   (2) from memory: the same step on a fixed list of feature batches already
       computed, so the step never waits for input;
 and the ratio (1)/(2) per model (target >= 0.8: the input pipeline is never
-the bottleneck). Each run warms up (tracing, pipeline start) before it times
+the bottleneck). It also times (3) the pipeline alone (batches/s, no training
+step): on a CPU-only machine the pipeline and the step share the same cores,
+so (1) is at most 1 / (1/(2) + 1/(3)); where the step runs on an accelerator,
+(3)/(2) >= 1 means the pipeline keeps up with it. Each run warms up (tracing, pipeline start) before it times
 --steps steps; each figure is the median over --runs runs.
 
     python bench/train.py [--steps 200] [--runs 5] [--num_clips 2000] [--json_out F]
@@ -94,6 +97,17 @@ def run_from_wav(step, data, strategy, batch_size, steps, warmup, seed):
     return time_steps(step, lambda: next(batches), steps, warmup)
 
 
+def run_pipeline_alone(data, batch_size, steps, warmup, seed):
+    """(3): batches/s of the training stream with no step consuming them."""
+    batches = iter(data.train_dataset(batch_size, AUGMENT, seed))
+    for _ in range(warmup):
+        next(batches)
+    start = time.perf_counter()
+    for _ in range(steps):
+        next(batches)[0].numpy()
+    return steps / (time.perf_counter() - start)
+
+
 def run_from_memory(step, batches, steps, warmup):
     """(2): the step on precomputed (features, labels) tensors, cycled in order."""
     position = iter(range(10 ** 12))
@@ -129,6 +143,9 @@ def main(argv=None):
     memory = [tuple(tf.identity(t) for t in next(stream)) for _ in range(MEMORY_BATCHES)]
     del stream
 
+    pipeline_alone = [run_pipeline_alone(data, args.batch_size, args.steps, args.warmup, run)
+                      for run in range(args.runs)]
+    print(f"pipeline alone: {statistics.median(pipeline_alone):.1f} batches/s", file=sys.stderr)
     runs = {name: {"from_wav": [], "from_memory": []} for name in MODELS}
     for name, (architecture, size_info) in MODELS.items():
         tf.keras.utils.set_random_seed(0)
@@ -150,16 +167,23 @@ def main(argv=None):
     median = {name: {way: statistics.median(values) for way, values in ways.items()}
               for name, ways in runs.items()}
     ratios = {name: m["from_wav"] / m["from_memory"] for name, m in median.items()}
+    alone = statistics.median(pipeline_alone)
+    headroom = {name: alone / m["from_memory"] for name, m in median.items()}
     print(f"training steps/s, batch {args.batch_size}, {CONFIG.shape[0]}x{CONFIG.shape[1]} "
           f"features (median of {args.runs} runs of {args.steps} steps, {args.num_clips} clips, "
           f"{os.cpu_count()} CPU cores, TF {tf.__version__}, {seconds:.0f} s in all):")
-    print("| model | (1) from wav files | (2) from memory | ratio (1)/(2) |\n|---|---|---|---|")
+    print("| model | (1) from wav files | (2) from memory | ratio (1)/(2) | (3)/(2) |\n"
+          "|---|---|---|---|---|")
     for name, m in median.items():
-        print(f"| {name} | {m['from_wav']:.1f} | {m['from_memory']:.1f} | {ratios[name]:.2f} |")
+        print(f"| {name} | {m['from_wav']:.1f} | {m['from_memory']:.1f} | {ratios[name]:.2f} "
+              f"| {headroom[name]:.2f} |")
+    print(f"(3) the pipeline alone: {alone:.1f} batches/s")
     print("target: ratio >= 0.8 for every model "
           f"({'met' if min(ratios.values()) >= 0.8 else 'NOT met'})")
     cli.write_json(args.json_out, {
         "steps_per_second": median, "runs": runs, "ratios": ratios,
+        "pipeline_alone_batches_per_second": alone, "pipeline_alone_runs": pipeline_alone,
+        "pipeline_headroom": headroom,
         "models": {name: {"model_architecture": a, "model_size_info": s}
                    for name, (a, s) in MODELS.items()},
         "steps": args.steps, "warmup": args.warmup, "num_clips": args.num_clips,

@@ -50,6 +50,14 @@ def prepare_words_list(wanted_words):
     return [SILENCE_LABEL, UNKNOWN_WORD_LABEL] + list(wanted_words)
 
 
+def wanted_words_of(labels, where):
+    """The --wanted_words of a model's label list (`_silence_`, `_unknown_`, then the words)."""
+    if list(labels[:2]) != [SILENCE_LABEL, UNKNOWN_WORD_LABEL]:
+        raise KwsError(f"{where}: its labels {labels} do not start with {SILENCE_LABEL}, "
+                       f"{UNKNOWN_WORD_LABEL}, so they are not a Speech Commands label set")
+    return ",".join(labels[2:])
+
+
 def parse_wanted_words(text):
     words = [word.strip() for word in text.split(",")]
     if not text.strip() or any(not word for word in words):

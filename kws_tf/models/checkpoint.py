@@ -11,6 +11,9 @@ is one JSON object; ``load`` needs these keys (others, such as provenance, are k
     features            {sample_rate, clip_duration_ms, window_size_ms, window_stride_ms,
                          dct_coefficient_count}: the feature flags (kws_tf.features.FeatureConfig)
 
+and, optional, ``quantize``: null for a float model, else how it was quantization-aware
+trained (kws_tf.quant.qat); the model is then rebuilt with its QAT wrappers.
+
 Restore by hand with ``tf.train.Checkpoint(model=model).read(prefix)``; ``model.load_weights``
 does not fit this layout (it expects the model itself as the checkpoint's root).
 """
@@ -58,18 +61,111 @@ def read_info(prefix):
     return info
 
 
-def load(prefix):
-    """Rebuilds the model its sidecar describes and restores every weight: (model, info)."""
-    from kws_tf.models import build_model
-
-    info = read_info(prefix)
-    model = build_model(info["model_architecture"], info["model_size_info"],
-                        info["input_shape"], len(info["labels"]))
+def _read(model, prefix):
+    """Restores every weight of `model`; a KwsError naming the checkpoint when they differ."""
     try:
-        tf.train.Checkpoint(model=model).read(os.fspath(prefix)).assert_consumed()
+        tf.train.Checkpoint(model=model).read(os.fspath(prefix)).assert_existing_objects_matched().expect_partial()
     except (tf.errors.NotFoundError, tf.errors.DataLossError) as error:
         raise KwsError(f"{prefix}: cannot read the checkpoint ({error.message})") from None
-    except AssertionError as error:
-        raise KwsError(f"{prefix}: the checkpoint does not match its sidecar's model "
-                       f"({str(error).splitlines()[0]})") from None
-    return model, info
+    except (AssertionError, ValueError) as error:
+        raise KwsError(f"{prefix}: the checkpoint does not match the model "
+                       f"({str(error).splitlines()[0][:300]})") from None
+
+
+def load(prefix):
+    """Rebuilds the model its sidecar describes and restores every weight: (model, info)."""
+    info = read_info(prefix)
+    return build_and_restore(prefix, info), info
+
+
+STATE_FILE = "checkpoint_state.json"  # train.py's record of complete checkpoints in a train_dir
+FEATURE_KEYS = ("sample_rate", "clip_duration_ms", "window_size_ms", "window_stride_ms",
+                "dct_coefficient_count")
+
+
+def find(path, flag="--checkpoint"):
+    """A checkpoint prefix from what a user passes: a prefix, or a train_dir (its best
+    checkpoint, else its latest). Returns (prefix, how it was chosen)."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        state_path = os.path.join(path, STATE_FILE)
+        try:
+            with open(state_path) as stream:
+                state = json.load(stream)
+        except FileNotFoundError:
+            raise KwsError(f"{flag} {path}: a folder without {STATE_FILE}; give a checkpoint "
+                           "prefix or a train.py --train_dir") from None
+        except (OSError, ValueError) as error:
+            raise KwsError(f"{state_path}: unreadable ({error})") from None
+        for prefix, how in ((state.get("best"), "best"),
+                            ((state.get("latest") or [None])[-1], "latest")):
+            # The state names paths as train.py saw them; the folder may have moved since.
+            candidate = prefix and os.path.join(path, *(["best"] if how == "best" else []),
+                                                os.path.basename(prefix))
+            if candidate and os.path.exists(candidate + ".index"):
+                return candidate, f"the {how} checkpoint of {path}"
+        raise KwsError(f"{flag} {path}: {STATE_FILE} names no checkpoint that exists")
+    if not os.path.exists(path + ".index"):
+        raise KwsError(f"{flag} {path}: no such checkpoint ({path}.index is missing)")
+    return path, path
+
+
+def add_flags(parser):
+    """--checkpoint plus model and feature flags that default to the checkpoint's sidecar."""
+    from kws_tf import features, models
+
+    parser.add_argument("--checkpoint", required=True,
+                        help="Checkpoint prefix (e.g. train_dir/best/ds_cnn_9507.ckpt-24200) or "
+                             "a train.py --train_dir (its best checkpoint).")
+    models.add_model_flags(parser, defaults=False)
+    group = features.add_feature_flags(parser)
+    group.description = ("Default: the checkpoint's sidecar (else Hello Edge's defaults); "
+                         "given, they must agree with it.")
+    parser.set_defaults(**{key: None for key in FEATURE_KEYS})
+
+
+def info_from_flags(args, prefix, labels=None):
+    """The model description of checkpoint `prefix`: its sidecar, checked against the flags
+    the user gave, or (without a sidecar) built from the flags and `labels`."""
+    from kws_tf import features, models
+
+    given = {key: getattr(args, key) for key in FEATURE_KEYS if getattr(args, key) is not None}
+    if not os.path.exists(sidecar_path(prefix)):
+        if args.model_architecture is None or args.model_size_info is None or labels is None:
+            raise KwsError(f"--checkpoint {prefix} has no sidecar {sidecar_path(prefix)}: give "
+                           "--model_architecture, --model_size_info and the data/feature flags")
+        config = features.FeatureConfig(**given).validate()
+        return {"model_architecture": args.model_architecture,
+                "model_size_info": list(args.model_size_info),
+                "input_shape": list(config.shape), "labels": list(labels),
+                "features": {key: getattr(config, key) for key in FEATURE_KEYS}}
+    info = read_info(prefix)
+    for key in ("model_architecture", "model_size_info"):
+        value = getattr(args, key)
+        if value is not None and value != info[key]:
+            raise KwsError(f"--{key} {_text(value)} does not match --checkpoint {prefix}, "
+                           f"which has {_text(info[key])}")
+    for key, value in given.items():
+        if float(value) != float(info["features"][key]):
+            raise KwsError(f"--{key} {value:g} does not match --checkpoint {prefix}, which "
+                           f"was trained with {info['features'][key]:g}")
+    models.architecture_module(info["model_architecture"]).params(info["model_size_info"])
+    return info
+
+
+def _text(value):
+    return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
+def build_and_restore(prefix, info):
+    """The model `info` describes with the weights of checkpoint `prefix`."""
+    from kws_tf.models import build_model
+
+    model = build_model(info["model_architecture"], info["model_size_info"],
+                        info["input_shape"], len(info["labels"]))
+    if info.get("quantize"):
+        from kws_tf.quant import qat
+
+        model = qat.apply(model, info["model_architecture"], info["quantize"])
+    _read(model, prefix)
+    return model

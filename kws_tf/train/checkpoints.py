@@ -23,7 +23,7 @@ from kws_tf import cli
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint as model_checkpoint
 
-STATE_FILE = "checkpoint_state.json"
+STATE_FILE = model_checkpoint.STATE_FILE
 KEEP_LATEST = 2
 
 
@@ -45,7 +45,8 @@ class CheckpointKeeper:
 
     def __init__(self, train_dir, checkpoint, sidecar):
         self.train_dir = train_dir
-        self.checkpoint = checkpoint  # tf.train.Checkpoint(model=..., optimizer=..., step=...)
+        # tf.train.Checkpoint(model=..., optimizer=...); may be set after the state is read.
+        self.checkpoint = checkpoint
         self.sidecar = sidecar
         self.state_path = os.path.join(train_dir, STATE_FILE)
         self.state = self._read_state()

@@ -22,6 +22,7 @@ import tf_keras as keras
 from kws_tf import cli, features, models
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
+from kws_tf.quant import qat
 from kws_tf.train import checkpoints, summaries
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
@@ -70,6 +71,14 @@ def build_parser():
     group.add_argument("--seed", type=int, default=0,
                        help="Seed of the weights' initialisation, the batch order and the "
                             "augmentation.")
+    group.add_argument("--quantize", nargs="?", const="tfmot", choices=("none", "tfmot"),
+                       default="none",
+                       help="Quantization-aware training with tensorflow-model-optimization "
+                            "(bit widths: --qat_bits); fine-tune a float model by giving its "
+                            "checkpoint as --start_checkpoint.")
+    group.add_argument("--qat_bits", default=None,
+                       help="W,A: weight and activation bits of QAT (default 8,8; implies "
+                            "--quantize).")
     group.add_argument("--distribution_strategy", choices=STRATEGIES, default="none",
                        help="tf.distribute strategy: 'mirrored' for the GPUs of one machine, "
                             "'multi_worker' for several machines (reads TF_CONFIG).")
@@ -126,8 +135,18 @@ def _is_chief(strategy):
     return task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
 
 
+def _quantize_info(args):
+    """The sidecar's "quantize" entry for the flags, or None for float training."""
+    if args.qat_bits is not None and args.quantize == "none":
+        args.quantize = "tfmot"
+    if args.quantize == "none":
+        return None
+    return qat.sidecar(*qat.parse_bits(args.qat_bits or "8,8"))
+
+
 def sidecar_info(args, feature_config, words_list):
     return {"model_architecture": args.model_architecture,
+            "quantize": _quantize_info(args),
             "model_size_info": list(args.model_size_info),
             "input_shape": list(feature_config.shape),
             "labels": list(words_list),
@@ -141,8 +160,9 @@ def sidecar_info(args, feature_config, words_list):
 
 def check_same_model(info, expected, where):
     """A checkpoint's sidecar must describe the model this command builds."""
-    for key in ("model_architecture", "model_size_info", "input_shape", "labels", "features"):
-        if key in info and info[key] != expected[key]:
+    for key in ("model_architecture", "model_size_info", "input_shape", "labels", "features",
+                "quantize"):
+        if info.get(key) != expected.get(key):
             raise KwsError(f"{where} was trained with {key} {info[key]}, but this command "
                            f"uses {expected[key]}")
 
@@ -167,8 +187,14 @@ def train(args):
     total_steps, schedule = _schedule(args)
     _check_intervals(args)
     words_list = speech_commands.prepare_words_list(data_config.wanted_words)
-    models.build_model(args.model_architecture, args.model_size_info, feature_config.shape,
-                       len(words_list))  # a wrong --model_size_info fails before data loads
+    quantize = _quantize_info(args)
+    if quantize:  # a wrong --model_size_info or a model tfmot cannot wrap fails before data
+        qat.apply(models.build_model(args.model_architecture, args.model_size_info,
+                                     feature_config.shape, len(words_list)),
+                  args.model_architecture, quantize)
+    else:
+        models.build_model(args.model_architecture, args.model_size_info, feature_config.shape,
+                           len(words_list))
     train_dir = args.train_dir if chief else os.path.join(
         args.train_dir, f"worker_{strategy.cluster_resolver.task_id}")
     for folder in (train_dir, args.summaries_dir):
@@ -184,24 +210,35 @@ def train(args):
     info = sidecar_info(args, feature_config, index.words_list)
 
     tf.keras.utils.set_random_seed(args.seed)
+    keeper = checkpoints.CheckpointKeeper(train_dir, None, info)
+    keeper.remove_unlisted()
+    if keeper.latest:
+        check_same_model(_sidecar(keeper.latest), info, f"--train_dir {args.train_dir}")
+    start_sidecar = _sidecar(args.start_checkpoint) if args.start_checkpoint else None
+    # A float checkpoint fine-tuned with QAT loads into the float model before it is wrapped.
+    float_start = bool(quantize and args.start_checkpoint and not keeper.latest
+                       and not (start_sidecar or {}).get("quantize"))
     with strategy.scope():
         model = models.build_model(args.model_architecture, args.model_size_info,
                                    feature_config.shape, label_count)
+        if float_start:
+            check_same_model(start_sidecar or {}, {**info, "quantize": None},
+                             f"--start_checkpoint {args.start_checkpoint}")
+            checkpoints.restore(tf.train.Checkpoint(model=model), args.start_checkpoint,
+                                "--start_checkpoint")
+        if quantize:
+            model = qat.apply(model, args.model_architecture, quantize)
         optimizer = keras.optimizers.Adam(learning_rate=schedule)
         optimizer.build(model.trainable_variables)
     print(f"Total number of Parameters: "
           f"{int(sum(np.prod(v.shape) for v in model.trainable_variables))}")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    keeper = checkpoints.CheckpointKeeper(train_dir, checkpoint, info)
-    keeper.remove_unlisted()
+    checkpoint = keeper.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     if keeper.latest:
-        check_same_model(_sidecar(keeper.latest), info, f"--train_dir {args.train_dir}")
         checkpoints.restore(checkpoint, keeper.latest, "--train_dir checkpoint")
         print(f"resuming from {keeper.latest} at step {int(optimizer.iterations.numpy())}")
-    elif args.start_checkpoint:
-        sidecar = _sidecar(args.start_checkpoint)
-        if sidecar:
-            check_same_model(sidecar, info, f"--start_checkpoint {args.start_checkpoint}")
+    elif args.start_checkpoint and not float_start:
+        if start_sidecar:
+            check_same_model(start_sidecar, info, f"--start_checkpoint {args.start_checkpoint}")
         checkpoints.restore(tf.train.Checkpoint(model=model), args.start_checkpoint,
                             "--start_checkpoint")
     if chief:

@@ -1,0 +1,52 @@
+"""Quantization-aware training with tensorflow-model-optimization (tfmot).
+
+8-bit weights and activations use tfmot's default scheme (what the TFLite int8 converter
+expects: batch norm folded into the conv before its weights are fake-quantized); other widths
+use tfmot's n-bit scheme with the same layer handling. tfmot has no quantized recurrent cells,
+so QAT covers the Conv/Depthwise/Dense models.
+
+A QAT checkpoint's sidecar has ``"quantize": {"mode": "tfmot", "weight_bits": W,
+"activation_bits": A}``; `apply` rebuilds the wrapped model from the float one, so any tool
+that loads a checkpoint through kws_tf.models.checkpoint gets the QAT model back.
+"""
+import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
+import tensorflow_model_optimization as tfmot
+from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit \
+    import default_n_bit_quantize_scheme
+
+from kws_tf.errors import KwsError
+
+ARCHITECTURES = ("dnn", "cnn", "ds_cnn", "ds_cnn_bf")
+MODE = "tfmot"
+
+
+def parse_bits(text):
+    """`--qat_bits W,A` -> (W, A): weight and activation bit widths, 2 to 8."""
+    try:
+        weight_bits, activation_bits = (int(part) for part in str(text).split(","))
+    except ValueError:
+        raise KwsError(f"--qat_bits {text!r}: expected two whole numbers W,A (e.g. 8,8 or "
+                       "6,8)") from None
+    if not (2 <= weight_bits <= 8 and 2 <= activation_bits <= 8):
+        raise KwsError(f"--qat_bits {text}: widths must be between 2 and 8")
+    return weight_bits, activation_bits
+
+
+def sidecar(weight_bits, activation_bits):
+    return {"mode": MODE, "weight_bits": weight_bits, "activation_bits": activation_bits}
+
+
+def apply(model, architecture, quantize):
+    """The QAT version of float `model` (its weights copied) for a sidecar's "quantize"."""
+    if quantize.get("mode") != MODE:
+        raise KwsError(f"quantization mode {quantize.get('mode')!r} is not {MODE!r}")
+    if architecture not in ARCHITECTURES:
+        raise KwsError(f"--quantize: tfmot cannot quantize {architecture} (recurrent cells); "
+                       f"QAT supports {', '.join(ARCHITECTURES)}")
+    weight_bits, activation_bits = quantize["weight_bits"], quantize["activation_bits"]
+    if (weight_bits, activation_bits) == (8, 8):
+        return tfmot.quantization.keras.quantize_model(model)
+    scheme = default_n_bit_quantize_scheme.DefaultNBitQuantizeScheme(
+        num_bits_weight=weight_bits, num_bits_activation=activation_bits)
+    return tfmot.quantization.keras.quantize_apply(
+        tfmot.quantization.keras.quantize_annotate_model(model), scheme=scheme)
