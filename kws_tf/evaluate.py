@@ -10,15 +10,13 @@ noise, the model in inference mode.
 import sys
 import time
 
-import numpy as np
-
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 
 from kws_tf import cli, features
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint
-from kws_tf.train.loop import evaluate
+from kws_tf.train.loop import evaluate, format_confusion
 
 SPLIT_NAMES = {"training": "Training", "validation": "Validation", "testing": "Test"}
 
@@ -80,20 +78,12 @@ def run(args):
                                               len(info["labels"]))
         print(f"{SPLIT_NAMES[name]} accuracy = {accuracy * 100:.2f}% (N={count})")
         print(f"Confusion matrix ({name}, rows = true labels, columns = predictions):\n"
-              f"{_matrix(confusion, info['labels'])}")
+              f"{format_confusion(confusion, info['labels'])}")
         results[name] = {"accuracy": accuracy, "count": count,
                          "confusion_matrix": confusion.tolist(),
                          "seconds": time.time() - started}
     return {"checkpoint": prefix, "labels": info["labels"], "splits": results,
             "bad_files": len(index.bad_files)}
-
-
-def _matrix(confusion, labels):
-    width = max(max(len(label) for label in labels), len(str(int(np.max(confusion, initial=0)))))
-    rows = [" " * width + " " + " ".join(f"{i:>{width}}" for i in range(len(labels)))]
-    rows += [f"{label:>{width}} " + " ".join(f"{value:>{width}}" for value in row)
-             for label, row in zip(labels, confusion)]
-    return "\n".join(rows)
 
 
 def main(argv=None):

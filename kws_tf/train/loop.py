@@ -12,6 +12,7 @@ import collections
 import os
 import sys
 import time
+import weakref
 
 import numpy as np
 
@@ -167,14 +168,29 @@ def check_same_model(info, expected, where):
                            f"uses {expected[key]}")
 
 
+_PREDICTORS = weakref.WeakKeyDictionary()  # one traced function per model, not per call
+
+
 def evaluate(model, dataset, label_count):
     """(accuracy, confusion matrix [true, predicted], count) in inference mode."""
-    predict = tf.function(lambda x: tf.argmax(model(x, training=False), axis=-1))
+    if model not in _PREDICTORS:
+        _PREDICTORS[model] = tf.function(lambda x: tf.argmax(model(x, training=False), axis=-1))
+    predict = _PREDICTORS[model]
     confusion = np.zeros((label_count, label_count), np.int64)
     for batch, labels in dataset:
         np.add.at(confusion, (labels.numpy(), predict(batch).numpy()), 1)
     total = int(confusion.sum())
     return (float(np.trace(confusion) / total) if total else 0.0), confusion, total
+
+
+def format_confusion(confusion, labels):
+    """Rows labelled with the true label, columns with the predicted label's index."""
+    name_width = max(len(label) for label in labels)
+    width = max(len(str(len(labels) - 1)), len(str(int(np.max(confusion, initial=0)))))
+    rows = [" " * name_width + " " + " ".join(f"{i:>{width}}" for i in range(len(labels)))]
+    rows += [f"{label:>{name_width}} " + " ".join(f"{value:>{width}}" for value in row)
+             for label, row in zip(labels, confusion)]
+    return "\n".join(rows)
 
 
 def train(args):
@@ -264,13 +280,13 @@ def train(args):
                                    stateful_metrics=["loss", "accuracy", "steps/s"])
     progress.update(start_step)
     started = time.time()
-    recent = collections.deque([started], maxlen=50)  # step end times, for steps/s
+    recent = collections.deque(maxlen=50)  # step end times, for steps/s (tracing excluded)
     for step in range(start_step + 1, total_steps + 1):
         loss, accuracy = (float(x) for x in train_step(next(batches)))
         if args.check_nans and not np.isfinite(loss):
             raise KwsError(f"--check_nans: the loss is {loss} at step {step}")
         recent.append(time.time())
-        rate = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
+        rate = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9) if len(recent) > 1 else 0.0
         writers.train_step(step, loss, accuracy, float(schedule(step - 1)))
         progress.update(step, [("loss", loss), ("accuracy", accuracy), ("steps/s", rate)])
         if step % args.eval_step_interval == 0 or step == total_steps:
@@ -285,7 +301,6 @@ def train(args):
             if chief:
                 print(f"So far the best validation accuracy is {best * 100:.2f}%")
             recent.clear()
-            recent.append(time.time())
         if step % args.save_step_interval == 0 or step == total_steps:
             keeper.save_latest(step)
     train_seconds = time.time() - started
@@ -297,7 +312,8 @@ def train(args):
         model, splits["testing"].eval_dataset(args.batch_size), label_count)
     writers.test(total_steps, test_accuracy, confusion)
     if chief:
-        print(f"Confusion matrix (test, rows = true labels {index.words_list}):\n{confusion}")
+        print(f"Confusion matrix (test, rows = true labels, columns = predictions):\n"
+              f"{format_confusion(confusion, index.words_list)}")
         print(f"Final test accuracy = {test_accuracy * 100:.2f}% (N={count}) "
               f"of the best checkpoint {keeper.state['best']}")
     return {"best_checkpoint": keeper.state["best"], "latest_checkpoint": keeper.latest,
