@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from kws_tf import features
+from kws_tf.data import speech_commands
 from kws_tf.data.wav import read_wav
 from kws_tf.errors import KwsError
 
@@ -124,12 +125,20 @@ def load_background(paths, config):
     return np.concatenate(pieces), starts, lengths
 
 
+def _epoch_order(size, seed, epoch):
+    """The shuffled item order of one epoch: a pure function of (seed, epoch)."""
+    keys = tf.random.stateless_uniform([size], seed=tf.stack([tf.constant(seed, tf.int64),
+                                                              tf.cast(epoch, tf.int64)]))
+    return tf.argsort(keys)
+
+
 class SplitData:
     """The decoded clips and labels of one split, with its noise, ready to batch."""
 
     def __init__(self, items, feature_config, background=None):
         self.feature_config = feature_config
         self.labels = np.array([item.label for item in items], np.int32)
+        self.paths = [item.path or speech_commands.SILENCE_LABEL for item in items]
         self.audio = load_audio(items, feature_config)
         self.background = background
 
@@ -157,8 +166,7 @@ class SplitData:
         seed = int(seed)
 
         def epoch_order(epoch):
-            keys = tf.random.stateless_uniform([size], seed=tf.stack([seed, epoch]))
-            return tf.data.Dataset.from_tensor_slices(tf.argsort(keys))
+            return tf.data.Dataset.from_tensor_slices(_epoch_order(size, seed, epoch))
 
         def batch(step, indices):
             clips = tf.cast(tf.gather(audio, indices), tf.float32) / 32768.0
@@ -173,6 +181,15 @@ class SplitData:
                 .enumerate(start=start_step)
                 .map(batch, num_parallel_calls=AUTOTUNE)
                 .prefetch(AUTOTUNE))
+
+    def batch_paths(self, batch_size, seed, step):
+        """The files of train_dataset's batch number `step` (for error messages)."""
+        size = len(self)
+        first = step * batch_size
+        epochs = range(first // size, (first + batch_size - 1) // size + 1)
+        order = np.concatenate([_epoch_order(size, int(seed), epoch).numpy() for epoch in epochs])
+        start = first - epochs[0] * size
+        return [self.paths[i] for i in order[start:start + batch_size]]
 
     def _augment(self, clips, key, augment):
         """Hello Edge's time shift and noise mixing, drawn per clip from `key`, batch at once."""

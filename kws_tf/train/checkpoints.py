@@ -36,6 +36,17 @@ def best_prefix(train_dir, architecture, accuracy, step):
                                            f".ckpt-{step}")
 
 
+def check_free_space(train_dir, variables):
+    """Refuses to start when --train_dir cannot hold the checkpoints the run will write (the
+    kept latest ones, the one being written and a best one), rather than failing mid-run."""
+    checkpoint_bytes = sum(int(v.shape.num_elements()) * v.dtype.size for v in variables)
+    needed = checkpoint_bytes * (KEEP_LATEST + 2) + 2 ** 20
+    free = shutil.disk_usage(train_dir).free
+    if free < needed:
+        raise KwsError(f"--train_dir {train_dir}: {free / 2 ** 20:.1f} MiB free, but its "
+                       f"checkpoints need about {needed / 2 ** 20:.1f} MiB")
+
+
 def _files(prefix):
     return glob.glob(glob.escape(prefix) + ".*")
 

@@ -246,6 +246,7 @@ def train(args):
             model = qat.apply(model, args.model_architecture, quantize)
         optimizer = keras.optimizers.Adam(learning_rate=schedule)
         optimizer.build(model.trainable_variables)
+    checkpoints.check_free_space(train_dir, model.variables + optimizer.variables)
     print(f"Total number of Parameters: "
           f"{int(sum(np.prod(v.shape) for v in model.trainable_variables))}")
     checkpoint = keeper.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
@@ -282,9 +283,16 @@ def train(args):
     started = time.time()
     recent = collections.deque(maxlen=50)  # step end times, for steps/s (tracing excluded)
     for step in range(start_step + 1, total_steps + 1):
-        loss, accuracy = (float(x) for x in train_step(next(batches)))
+        try:
+            loss, accuracy = (float(x) for x in train_step(next(batches)))
+        except tf.errors.InvalidArgumentError as error:
+            if not (args.check_nans and "Tensor had" in error.message):
+                raise
+            loss, accuracy = float("nan"), None
         if args.check_nans and not np.isfinite(loss):
-            raise KwsError(f"--check_nans: the loss is {loss} at step {step}")
+            paths = splits["training"].batch_paths(per_replica, args.seed, step - 1)
+            raise KwsError(f"--check_nans: NaN or Inf in the loss or the gradients at step "
+                           f"{step}; the batch's {len(paths)} files: {', '.join(paths)}")
         recent.append(time.time())
         rate = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9) if len(recent) > 1 else 0.0
         writers.train_step(step, loss, accuracy, float(schedule(step - 1)))
@@ -363,11 +371,5 @@ def _train_step(strategy, model, optimizer, global_batch_size, check_nans):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     with cli.user_errors():
-        try:
-            figures = train(args)
-        except tf.errors.InvalidArgumentError as error:
-            if args.check_nans and "Tensor had" in error.message:
-                raise KwsError(f"--check_nans: {error.message.splitlines()[0]}") from None
-            raise
-        cli.write_json(args.json_out, figures)
+        cli.write_json(args.json_out, train(args))
     return 0

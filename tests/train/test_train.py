@@ -96,49 +96,6 @@ def test_train_dir_of_another_model_is_refused(data_dir, tmp_path, capsys):
     assert "model_size_info [2, 48" in err and "[2, 32" in err
 
 
-@pytest.mark.slow
-def test_kill_9_then_rerun_resumes_and_matches_an_uninterrupted_run(data_dir, tmp_path):
-    """SIGKILL mid-training; the rerun resumes at the last save and ends with the same weights."""
-    steps = "120,60"
-    command = [sys.executable, str(REPO / "train.py")]
-    killed = tmp_path / "killed"
-    process = subprocess.Popen(command + _flags(data_dir, killed, steps),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    state_path = killed / "train" / checkpoints.STATE_FILE
-    deadline = time.time() + 240
-    while time.time() < deadline and process.poll() is None:
-        if state_path.exists() and json.loads(state_path.read_text())["latest"] and \
-                int(json.loads(state_path.read_text())["latest"][-1].rsplit("-", 1)[1]) >= 50:
-            break
-        time.sleep(0.05)
-    assert process.poll() is None, "training ended before it could be killed"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    saved = json.loads(state_path.read_text())["latest"][-1]
-    saved_step = int(saved.rsplit("-", 1)[1])
-    assert 50 <= saved_step < 180
-    rerun = subprocess.run(command + _flags(data_dir, killed, steps), capture_output=True,
-                           text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert f"resuming from {saved} at step {saved_step}" in rerun.stdout
-    resumed = json.loads((killed / "out.json").read_text())
-    assert resumed["start_step"] == saved_step and resumed["steps"] == 180
-
-    straight = tmp_path / "straight"
-    assert subprocess.run(command + _flags(data_dir, straight, steps), capture_output=True,
-                          timeout=600).returncode == 0
-
-    def weights(work):
-        reader = tf.train.load_checkpoint(str(work / "train" / "ds_cnn_bf.ckpt-180"))
-        return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-                if name.startswith("model/")}
-
-    a, b = weights(killed), weights(straight)
-    assert a.keys() == b.keys() and len(a) >= 4
-    for name in a:
-        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6, err_msg=name)
-
-
 def test_start_checkpoint_fine_tunes_hello_edges_published_model(fixtures_dir, tmp_path):
     from kws_tf.hello_edge_import import import_graph
     from kws_tf.models import checkpoint

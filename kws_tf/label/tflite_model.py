@@ -1,0 +1,132 @@
+"""A TFLite model, fed the MFCC feature map it was trained on.
+
+A .tflite model holds only the network, so the features are computed here with
+``kws_tf.features.mfcc`` (Hello Edge's kernels) and the settings recorded in the model's
+kws_tf metadata, or the feature flags for a model without it. Integer models get their
+input quantized with the input tensor's scale and zero point (the metadata's, if the
+tensor has none) and their output dequantized; a model that ends in logits rather than a
+softmax gets a softmax here, so scores are probabilities either way.
+"""
+import numpy as np
+
+import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
+import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
+from kws_tf import features as mfcc_features
+from kws_tf.errors import KwsError
+from kws_tf.export.tflite_metadata import read_metadata
+from kws_tf.label import features
+
+# Ops that pass a softmax's output on unchanged in meaning.
+_PASS_THROUGH = {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.QUANTIZE,
+                 schema.BuiltinOperator.RESHAPE, schema.BuiltinOperator.SQUEEZE}
+# TFLite's own kernels, without the XNNPACK delegate: deterministic, closer to what
+# microcontroller kernels compute, and no "Created XNNPACK delegate" line on stderr.
+_BUILTIN_KERNELS = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+# How many windows' features are computed in one op call (bounds memory on long files).
+_FEATURE_BATCH = 256
+
+
+class TfliteModel:
+    kind = "TFLite model"
+
+    def __init__(self, path, given_flags):
+        self.path = path
+        try:
+            with open(path, "rb") as stream:
+                content = stream.read()
+        except FileNotFoundError:
+            raise KwsError(f"--graph {path}: no such file") from None
+        except OSError as error:
+            raise KwsError(f"--graph {path}: cannot read ({error.strerror})") from None
+        try:
+            self._interpreter = tf.lite.Interpreter(
+                model_content=content, experimental_op_resolver_type=_BUILTIN_KERNELS)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise KwsError(f"--graph {path}: not a TFLite model ({reason})") from None
+        self.metadata = read_metadata(content, f"--graph {path}") or {}
+        self.features = features.resolve(self.metadata.get("features", {}), given_flags,
+                                          f"the metadata of --graph {path}")
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self._check_input_size()
+        self._input_quantization = self._quantization(self._input, "input")
+        self._output_quantization = self._quantization(self._output, "output")
+        self._ends_in_softmax = _ends_in_softmax(content)
+        self.output_count = int(self._output["shape"][-1])
+
+    def probabilities(self, clips):
+        """Scores [len(clips), outputs] for 1-D float clips at the model's rate."""
+        rows = []
+        for start in range(0, len(clips), _FEATURE_BATCH):
+            audio = np.stack([mfcc_features.pad_or_trim(clip, self.features.desired_samples)
+                              for clip in clips[start:start + _FEATURE_BATCH]])
+            for feature_map in mfcc_features.mfcc(audio, self.features).numpy():
+                rows.append(self._invoke(feature_map))
+        scores = np.stack(rows)
+        if not self._ends_in_softmax:
+            scores = tf.nn.softmax(scores, axis=-1).numpy()
+        return scores.astype(np.float32)
+
+    def _invoke(self, feature_map):
+        value = feature_map.reshape(self._input["shape"])
+        if self._input_quantization:
+            scale, zero_point = self._input_quantization
+            info = np.iinfo(self._input["dtype"])
+            value = np.clip(np.round(value / scale) + zero_point, info.min, info.max)
+        self._interpreter.set_tensor(self._input["index"], value.astype(self._input["dtype"]))
+        self._interpreter.invoke()
+        scores = self._interpreter.get_tensor(self._output["index"]).reshape(-1)
+        if self._output_quantization:
+            scale, zero_point = self._output_quantization
+            scores = (scores.astype(np.float32) - zero_point) * scale
+        return scores.astype(np.float32)
+
+    def _check_input_size(self):
+        frames, coefficients = self.features.shape
+        shape = [int(n) for n in self._input["shape"]]
+        if int(np.prod(shape)) != frames * coefficients:
+            config = self.features
+            raise KwsError(
+                f"--graph {self.path} takes input {shape}, but the feature settings give "
+                f"{frames} frames x {coefficients} coefficients (--clip_duration_ms "
+                f"{config.clip_duration_ms:g}, --window_size_ms {config.window_size_ms:g}, "
+                f"--window_stride_ms {config.window_stride_ms:g}, --dct_coefficient_count "
+                f"{coefficients}): give the model's feature flags")
+
+    def _quantization(self, details, which):
+        """(scale, zero_point) of an integer tensor, None for a float one."""
+        if not np.issubdtype(details["dtype"], np.integer):
+            return None
+        scale, zero_point = details["quantization"]
+        if not scale:
+            scale = self.metadata.get(f"{which}_scale")
+            zero_point = self.metadata.get(f"{which}_zero_point", 0)
+        if not scale:
+            raise KwsError(f"--graph {self.path}: the {which} is "
+                           f"{np.dtype(details['dtype']).name} but neither the tensor nor the "
+                           "metadata gives its scale")
+        return float(scale), int(zero_point)
+
+
+def _ends_in_softmax(content):
+    """Whether the model's output comes from a SOFTMAX (through (de)quantize or reshape ops)."""
+    model = schema.Model.GetRootAsModel(bytearray(content), 0)
+    graph = model.Subgraphs(0)
+    producer = {}  # tensor index -> the operator writing it
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        producer.update((int(t), op) for t in op.OutputsAsNumpy())
+    tensor = int(graph.Outputs(0))
+    while tensor in producer:
+        op = producer[tensor]
+        code = model.OperatorCodes(op.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if builtin == schema.BuiltinOperator.SOFTMAX:
+            return True
+        if builtin not in _PASS_THROUGH:
+            return False
+        tensor = int(op.Inputs(0))
+    return False
