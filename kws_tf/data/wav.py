@@ -285,5 +285,15 @@ def _tfio_resampler():
     # Dropped before interpreter teardown, which otherwise makes TensorFlow print an
     # "Exception ignored in AtomicFunction.__del__" traceback at exit.
     atexit.register(_tfio_resampler.cache_clear)
-    return tf.function(lambda audio, rate_in, rate_out: tfio.audio.resample(
+    resample = tf.function(lambda audio, rate_in, rate_out: tfio.audio.resample(
         audio, rate_in=rate_in, rate_out=rate_out), input_signature=spec)
+    # Tracing it logs an AutoGraph "Using a while_loop for converting IO>AudioResample"
+    # warning that means nothing to users: trace now, with TensorFlow's logger quiet.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        resample.get_concrete_function()
+    finally:
+        logger.setLevel(level)
+    return resample
