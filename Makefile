@@ -34,7 +34,7 @@ demo: venv
 		--train_dir $(DEMO)/ds_cnn_s --summaries_dir $(DEMO)/logs --json_out $(DEMO)/train.json
 
 bench: venv
-	$(PY) bench/pipeline.py --json_out $(DEMO)/bench_pipeline.json
+	$(PY) bench/report.py --output docs/PERFORMANCE.md --json_out $(DEMO)/bench.json
 
 clean:
 	rm -rf $(DEMO)
