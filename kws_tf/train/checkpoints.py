@@ -36,10 +36,11 @@ def best_prefix(train_dir, architecture, accuracy, step):
                                            f".ckpt-{step}")
 
 
-def check_free_space(train_dir, variables):
+def check_free_space(train_dir, variables, copies_per_variable=1):
     """Refuses to start when --train_dir cannot hold the checkpoints the run will write (the
     kept latest ones, the one being written and a best one), rather than failing mid-run."""
-    checkpoint_bytes = sum(int(v.shape.num_elements()) * v.dtype.size for v in variables)
+    checkpoint_bytes = copies_per_variable * sum(int(v.shape.num_elements()) * v.dtype.size
+                                                 for v in variables)
     needed = checkpoint_bytes * (KEEP_LATEST + 2) + 2 ** 20
     free = shutil.disk_usage(train_dir).free
     if free < needed:

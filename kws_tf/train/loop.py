@@ -204,17 +204,16 @@ def train(args):
     _check_intervals(args)
     words_list = speech_commands.prepare_words_list(data_config.wanted_words)
     quantize = _quantize_info(args)
-    if quantize:  # a wrong --model_size_info or a model tfmot cannot wrap fails before data
-        qat.apply(models.build_model(args.model_architecture, args.model_size_info,
-                                     feature_config.shape, len(words_list)),
-                  args.model_architecture, quantize)
-    else:
-        models.build_model(args.model_architecture, args.model_size_info, feature_config.shape,
-                           len(words_list))
+    # A wrong --model_size_info, a model tfmot cannot wrap or a full disk fail before data.
+    probe = models.build_model(args.model_architecture, args.model_size_info,
+                               feature_config.shape, len(words_list))
+    if quantize:
+        probe = qat.apply(probe, args.model_architecture, quantize)
     train_dir = args.train_dir if chief else os.path.join(
         args.train_dir, f"worker_{strategy.cluster_resolver.task_id}")
     for folder in (train_dir, args.summaries_dir):
         cli.check_writable(os.path.join(folder, ".probe"))
+    checkpoints.check_free_space(train_dir, probe.variables, copies_per_variable=3)  # + Adam
 
     download.maybe_download_and_extract(args.data_url, args.data_dir)
     index = speech_commands.build_index(data_config, feature_config.sample_rate)
@@ -246,7 +245,6 @@ def train(args):
             model = qat.apply(model, args.model_architecture, quantize)
         optimizer = keras.optimizers.Adam(learning_rate=schedule)
         optimizer.build(model.trainable_variables)
-    checkpoints.check_free_space(train_dir, model.variables + optimizer.variables)
     print(f"Total number of Parameters: "
           f"{int(sum(np.prod(v.shape) for v in model.trainable_variables))}")
     checkpoint = keeper.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)

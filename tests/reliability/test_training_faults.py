@@ -128,10 +128,11 @@ def test_same_seed_gives_identical_weights_and_another_seed_does_not(data_dir, t
     assert any(not np.array_equal(runs["a"][k], runs["c"][k]) for k in runs["a"])
 
 
-def test_full_disk_is_an_error_before_training(data_dir, tmp_path, capsys, monkeypatch):
+def test_full_disk_is_an_error_before_loading_data(tmp_path, capsys, monkeypatch):
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(checkpoints.shutil, "disk_usage", lambda path: usage(10, 10, 1000))
-    assert _run(_flags(data_dir, tmp_path)) == 2
+    # A data_dir that does not exist proves the check comes first.
+    assert _run(_flags(tmp_path / "no_data", tmp_path)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "MiB free, but its checkpoints need about" in err[0]
     assert not (tmp_path / "train" / checkpoints.STATE_FILE).exists()
