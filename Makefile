@@ -32,6 +32,13 @@ demo: venv
 		--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 \
 		--eval_step_interval 150 --save_step_interval 150 \
 		--train_dir $(DEMO)/ds_cnn_s --summaries_dir $(DEMO)/logs --json_out $(DEMO)/train.json
+	$(PY) -m kws_tf.evaluate --checkpoint $(DEMO)/ds_cnn_s --data_url= --data_dir $(DEMO)/data \
+		--splits testing --json_out $(DEMO)/evaluate.json
+	$(PY) freeze.py --checkpoint $(DEMO)/ds_cnn_s --output_file $(DEMO)/ds_cnn_s.pb
+	$(PY) freeze.py --checkpoint $(DEMO)/ds_cnn_s --output_file $(DEMO)/ds_cnn_s_int8.tflite \
+		--quantize int8 --data_url= --data_dir $(DEMO)/data
+	$(PY) label_wav.py --graph $(DEMO)/ds_cnn_s.pb --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1)
+	$(PY) label_wav.py --graph $(DEMO)/ds_cnn_s_int8.tflite --wav $(DEMO)/data/no/$$(ls $(DEMO)/data/no | head -1)
 
 bench: venv
 	$(PY) bench/report.py --output docs/PERFORMANCE.md --json_out $(DEMO)/bench.json

@@ -68,13 +68,24 @@ def check_writable(path):
         raise KwsError(f"{path}: cannot write there ({error.strerror})") from None
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def atomic_write(path, write):
     """Writes through a temporary file in the same folder, so `path` is never half-written."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}-", suffix=".part")
+        handle, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}-",
+                                       suffix=".part")
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide outputs from other users
     except OSError as error:
         raise KwsError(f"{path}: cannot write ({error.strerror})") from None
     try:

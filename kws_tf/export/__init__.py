@@ -1,0 +1,1 @@
+"""Exports of trained models: frozen graphs, TFLite flatbuffers and their metadata."""

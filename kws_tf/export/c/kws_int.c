@@ -1,0 +1,162 @@
+/*
+ * kws_int.c: the integer graph described by weight.h (see kws_int.h). C99, no library
+ * calls, static buffers: 2 maps of kws_act_t (plus one of int32_t with KWS_TRACE=1).
+ *
+ * Every shift follows a ReLU, so it only ever shifts non-negative values; the sum pool's
+ * shift is written as a floor for any sign, since >> of a negative value is
+ * implementation-defined in C.
+ */
+#include "kws_int.h"
+#include "weight.h"
+
+#ifndef KWS_TRACE
+#define KWS_TRACE 0
+#endif
+
+const kws_model_t kws_model = {
+    KWS_INPUT_H, KWS_INPUT_W, KWS_INPUT_BITS, KWS_INPUT_FRAC_BITS,
+    KWS_LABEL_COUNT, KWS_LABELS, KWS_STAGE_COUNT, kws_stages, KWS_MAX_MAP
+};
+
+/* floor(value / 2**shift) for any sign: ~value is -value - 1, which is >= 0 when value < 0. */
+static int32_t floor_shift(int32_t value, int shift)
+{
+    return value >= 0 ? value >> shift : ~(~value >> shift);
+}
+
+static kws_act_t finish(const kws_stage_t *s, int32_t acc)
+{
+    if (!s->relu)
+        return (kws_act_t)acc;
+    return (kws_act_t)(acc > 0 ? acc >> s->shift : 0);
+}
+
+/* Standard and depthwise convolutions; zero padding is skipped, not multiplied. */
+static void convolve(const kws_stage_t *s, const kws_act_t *in, kws_act_t *out,
+                     int32_t *accs)
+{
+    const int depthwise = s->kind == KWS_DEPTHWISE;
+    for (int oy = 0; oy < s->out_h; ++oy) {
+        for (int ox = 0; ox < s->out_w; ++ox) {
+            for (int oc = 0; oc < s->out_c; ++oc) {
+                int32_t acc = s->bias ? s->bias[oc] : 0;
+                for (int ky = 0; ky < s->kernel_h; ++ky) {
+                    const int iy = oy * s->stride_h + ky - s->pad_top;
+                    if (iy < 0 || iy >= s->in_h)
+                        continue;
+                    for (int kx = 0; kx < s->kernel_w; ++kx) {
+                        const int ix = ox * s->stride_w + kx - s->pad_left;
+                        if (ix < 0 || ix >= s->in_w)
+                            continue;
+                        const kws_act_t *x = in + (iy * s->in_w + ix) * s->in_c;
+                        if (depthwise) {
+                            /* weights [kernel_h][kernel_w][channels] */
+                            acc += (int32_t)x[oc]
+                                   * s->weights[(ky * s->kernel_w + kx) * s->in_c + oc];
+                        } else {
+                            /* weights [out_c][kernel_h][kernel_w][in_c] */
+                            const int8_t *w = s->weights
+                                + ((oc * s->kernel_h + ky) * s->kernel_w + kx) * s->in_c;
+                            for (int ic = 0; ic < s->in_c; ++ic)
+                                acc += (int32_t)x[ic] * w[ic];
+                        }
+                    }
+                }
+                const int index = (oy * s->out_w + ox) * s->out_c + oc;
+                out[index] = finish(s, acc);
+                if (accs)
+                    accs[index] = acc;
+            }
+        }
+    }
+}
+
+static void max_pool(const kws_stage_t *s, const kws_act_t *in, kws_act_t *out)
+{
+    const int positions = s->in_h * s->in_w;
+    for (int c = 0; c < s->in_c; ++c) {
+        kws_act_t largest = in[c];
+        for (int p = 1; p < positions; ++p)
+            if (in[p * s->in_c + c] > largest)
+                largest = in[p * s->in_c + c];
+        out[c] = largest;
+    }
+}
+
+static void sum_pool(const kws_stage_t *s, const kws_act_t *in, kws_act_t *out,
+                     int32_t *accs)
+{
+    const int positions = s->in_h * s->in_w;
+    for (int c = 0; c < s->in_c; ++c) {
+        int32_t sum = 0;
+        for (int p = 0; p < positions; ++p)
+            sum += in[p * s->in_c + c];
+        out[c] = (kws_act_t)floor_shift(sum, s->shift);
+        if (accs)
+            accs[c] = sum;
+    }
+}
+
+/* weights [out][in]; the input map is read in its HWC order. */
+static void fully_connected(const kws_stage_t *s, const kws_act_t *in, int32_t *logits)
+{
+    const int inputs = s->in_h * s->in_w * s->in_c;
+    for (int o = 0; o < s->out_c; ++o) {
+        const int8_t *w = s->weights + o * inputs;
+        int32_t acc = s->bias ? s->bias[o] : 0;
+        for (int i = 0; i < inputs; ++i)
+            acc += (int32_t)in[i] * w[i];
+        logits[o] = acc;
+    }
+}
+
+int kws_int_run(const int8_t *input, int32_t *logits, kws_trace_fn trace, void *context)
+{
+    static kws_act_t maps[2][KWS_MAX_MAP];
+#if KWS_TRACE
+    static int32_t trace_accs[KWS_MAX_MAP];
+    int32_t *accs = trace ? trace_accs : 0;
+#else
+    int32_t *accs = 0;
+#endif
+    int32_t scores[KWS_LABEL_COUNT];
+    kws_act_t *in = maps[0], *out = maps[1];
+
+    for (int i = 0; i < KWS_INPUT_H * KWS_INPUT_W; ++i)
+        in[i] = input[i];
+    for (int i = 0; i < KWS_STAGE_COUNT; ++i) {
+        const kws_stage_t *s = &kws_stages[i];
+        switch (s->kind) {
+        case KWS_CONV:
+        case KWS_DEPTHWISE:
+            convolve(s, in, out, accs);
+            break;
+        case KWS_MAX_POOL:
+            max_pool(s, in, out);
+            break;
+        case KWS_SUM_POOL:
+            sum_pool(s, in, out, accs);
+            break;
+        default: /* KWS_FC, the last stage */
+            fully_connected(s, in, scores);
+            break;
+        }
+        if (trace) {
+            if (s->kind == KWS_FC)
+                trace(context, i, scores, 0);
+            else
+                trace(context, i, s->kind == KWS_MAX_POOL ? 0 : accs, out);
+        }
+        kws_act_t *swap = in;
+        in = out;
+        out = swap;
+    }
+    int best = 0;
+    for (int k = 0; k < KWS_LABEL_COUNT; ++k) {
+        if (scores[k] > scores[best])
+            best = k;
+        if (logits)
+            logits[k] = scores[k];
+    }
+    return best;
+}
