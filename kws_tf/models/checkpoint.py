@@ -12,7 +12,9 @@ is one JSON object; ``load`` needs these keys (others, such as provenance, are k
                          dct_coefficient_count}: the feature flags (kws_tf.features.FeatureConfig)
 
 and, optional, ``quantize``: null for a float model, else how it was quantization-aware
-trained (kws_tf.quant.qat); the model is then rebuilt with its QAT wrappers.
+trained: mode "tfmot" (kws_tf.quant.qat; the model is rebuilt with its QAT wrappers) or
+"integer" (kws_tf.quant.integer_sim; the weights are a float ds_cnn_bf's, and the entry
+holds the input scale and shifts the integer graph was trained with).
 
 Restore by hand with ``tf.train.Checkpoint(model=model).read(prefix)``; ``model.load_weights``
 does not fit this layout (it expects the model itself as the checkpoint's root).
@@ -163,7 +165,7 @@ def build_and_restore(prefix, info):
 
     model = build_model(info["model_architecture"], info["model_size_info"],
                         info["input_shape"], len(info["labels"]))
-    if info.get("quantize"):
+    if info.get("quantize") and info["quantize"].get("mode") == "tfmot":
         from kws_tf.quant import qat
 
         model = qat.apply(model, info["model_architecture"], info["quantize"])

@@ -23,7 +23,7 @@ import tf_keras as keras
 from kws_tf import cli, features, models
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
-from kws_tf.quant import qat
+from kws_tf.quant import integer_sim, qat
 from kws_tf.train import checkpoints, summaries
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
@@ -72,17 +72,20 @@ def build_parser():
     group.add_argument("--seed", type=int, default=0,
                        help="Seed of the weights' initialisation, the batch order and the "
                             "augmentation.")
-    group.add_argument("--quantize", nargs="?", const="tfmot", choices=("none", "tfmot"),
-                       default="none",
-                       help="Quantization-aware training with tensorflow-model-optimization "
-                            "(bit widths: --qat_bits); fine-tune a float model by giving its "
-                            "checkpoint as --start_checkpoint.")
+    group.add_argument("--quantize", nargs="?", const="tfmot",
+                       choices=("none", "tfmot", "integer"), default="none",
+                       help="'tfmot' (or --quantize alone): quantization-aware training with "
+                            "tensorflow-model-optimization (bit widths: --qat_bits); 'integer': "
+                            "ds_cnn_bf trained through the integer graph's arithmetic (see "
+                            "README). Fine-tune a float model by giving its checkpoint as "
+                            "--start_checkpoint.")
     group.add_argument("--qat_bits", default=None,
                        help="W,A: weight and activation bits of QAT (default 8,8; implies "
                             "--quantize).")
     group.add_argument("--distribution_strategy", choices=STRATEGIES, default="none",
                        help="tf.distribute strategy: 'mirrored' for the GPUs of one machine, "
                             "'multi_worker' for several machines (reads TF_CONFIG).")
+    integer_sim.add_flags(parser, "integer training (--quantize integer)")
     cli.add_json_out(parser)
     return parser
 
@@ -142,6 +145,12 @@ def _quantize_info(args):
         args.quantize = "tfmot"
     if args.quantize == "none":
         return None
+    if args.quantize == "integer":
+        if args.qat_bits is not None:
+            raise KwsError("--qat_bits is for --quantize tfmot; --quantize integer takes "
+                           "--input_bits, --weight_bits and --activation_bits")
+        return integer_sim.sidecar(args.input_bits, args.weight_bits, args.activation_bits,
+                                   args.input_frac_bits, args.shifts)
     return qat.sidecar(*qat.parse_bits(args.qat_bits or "8,8"))
 
 
@@ -207,7 +216,9 @@ def train(args):
     # A wrong --model_size_info, a model tfmot cannot wrap or a full disk fail before data.
     probe = models.build_model(args.model_architecture, args.model_size_info,
                                feature_config.shape, len(words_list))
-    if quantize:
+    if quantize and quantize["mode"] == integer_sim.MODE:
+        integer_sim.check_architecture(args.model_architecture)
+    elif quantize:
         probe = qat.apply(probe, args.model_architecture, quantize)
     train_dir = args.train_dir if chief else os.path.join(
         args.train_dir, f"worker_{strategy.cluster_resolver.task_id}")
@@ -228,7 +239,11 @@ def train(args):
     keeper = checkpoints.CheckpointKeeper(train_dir, None, info)
     keeper.remove_unlisted()
     if keeper.latest:
-        check_same_model(_sidecar(keeper.latest), info, f"--train_dir {args.train_dir}")
+        latest = _sidecar(keeper.latest)
+        if quantize and quantize["mode"] == integer_sim.MODE:
+            # The scale and shifts chosen when the run started stay; given ones must agree.
+            info["quantize"] = integer_sim.resumed(quantize, latest.get("quantize"))
+        check_same_model(latest, info, f"--train_dir {args.train_dir}")
     start_sidecar = _sidecar(args.start_checkpoint) if args.start_checkpoint else None
     # A float checkpoint fine-tuned with QAT loads into the float model before it is wrapped.
     float_start = bool(quantize and args.start_checkpoint and not keeper.latest
@@ -241,20 +256,30 @@ def train(args):
                              f"--start_checkpoint {args.start_checkpoint}")
             checkpoints.restore(tf.train.Checkpoint(model=model), args.start_checkpoint,
                                 "--start_checkpoint")
-        if quantize:
-            model = qat.apply(model, args.model_architecture, quantize)
+        saved = model  # what checkpoints hold: the integer simulation keeps float weights
+        if quantize and quantize["mode"] == integer_sim.MODE:
+            start_spec = (start_sidecar or {}).get("quantize") or {}
+            if not keeper.latest and start_spec.get("mode") == integer_sim.MODE:
+                info["quantize"] = integer_sim.resumed(info["quantize"], start_spec)
+            if not integer_sim.complete(info["quantize"]):
+                info["quantize"] = integer_sim.choose(
+                    model, info["quantize"], _calibration(index, feature_config, args))
+            print(integer_sim.describe(info["quantize"]))
+            model = integer_sim.apply(model, args.model_architecture, info["quantize"])
+        elif quantize:
+            model = saved = qat.apply(model, args.model_architecture, quantize)
         optimizer = keras.optimizers.Adam(learning_rate=schedule)
         optimizer.build(model.trainable_variables)
     print(f"Total number of Parameters: "
           f"{int(sum(np.prod(v.shape) for v in model.trainable_variables))}")
-    checkpoint = keeper.checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    checkpoint = keeper.checkpoint = tf.train.Checkpoint(model=saved, optimizer=optimizer)
     if keeper.latest:
         checkpoints.restore(checkpoint, keeper.latest, "--train_dir checkpoint")
         print(f"resuming from {keeper.latest} at step {int(optimizer.iterations.numpy())}")
     elif args.start_checkpoint and not float_start:
         if start_sidecar:
             check_same_model(start_sidecar, info, f"--start_checkpoint {args.start_checkpoint}")
-        checkpoints.restore(tf.train.Checkpoint(model=model), args.start_checkpoint,
+        checkpoints.restore(tf.train.Checkpoint(model=saved), args.start_checkpoint,
                             "--start_checkpoint")
     if chief:
         cli.atomic_write(os.path.join(train_dir, f"{args.model_architecture}_labels.txt"),
@@ -312,7 +337,7 @@ def train(args):
     train_seconds = time.time() - started
 
     if keeper.state["best"]:
-        checkpoints.restore(tf.train.Checkpoint(model=model), keeper.state["best"],
+        checkpoints.restore(tf.train.Checkpoint(model=saved), keeper.state["best"],
                             "best checkpoint")
     test_accuracy, confusion, count = evaluate(
         model, splits["testing"].eval_dataset(args.batch_size), label_count)
@@ -329,6 +354,13 @@ def train(args):
             "steps": total_steps, "start_step": start_step, "train_seconds": train_seconds,
             "steps_per_second": (total_steps - start_step) / max(train_seconds, 1e-9),
             "train_dir": args.train_dir, "bad_files": len(index.bad_files)}
+
+
+def _calibration(index, feature_config, args):
+    """Unaugmented feature maps of the first --calibration_samples training clips."""
+    data = pipeline.SplitData(index.splits["training"][:args.calibration_samples],
+                              feature_config)
+    return np.concatenate([batch.numpy() for batch, _ in data.eval_dataset(args.batch_size)])
 
 
 def _sidecar(prefix):

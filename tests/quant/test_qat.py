@@ -74,6 +74,9 @@ def test_resuming_a_float_run_with_quantize_is_refused(data_dir, float_run, tmp_
     (["--qat_bits", "6"], "--qat_bits '6'"),
     (["--quantize", "--model_architecture", "gru", "--model_size_info", "1", "8"],
      "tfmot cannot quantize gru"),
+    (["--quantize", "integer"] + DS_CNN, "needs --model_architecture ds_cnn_bf, not ds_cnn"),
+    (["--quantize", "integer", "--qat_bits", "6,8"], "--qat_bits is for --quantize tfmot"),
+    (["--quantize", "integer", "--weight_bits", "1"], "--weight_bits must be between 2"),
 ])
 def test_bad_qat_flags_fail_before_training(data_dir, tmp_path, capsys, extra, message):
     code, _ = _train(data_dir, tmp_path, 10, extra)
