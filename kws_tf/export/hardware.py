@@ -69,8 +69,10 @@ def weight_header(graph, labels, source):
         f"{graph.input_bits} bits [{low}, {high}].",
         f" * Graph: input -> {chain} -> argmax.",
         " * '>> s' is floor(x / 2**s): an arithmetic right shift; nothing saturates.",
-        " * Integer weights are round(float weights * 2**scale), the scale per stage below; the",
-        " * graph has no additive term but the biases below, in accumulator units.",
+        " * Integer weights are round(float weights * 2**scale), saturated to "
+        f"{graph.weight_bits} bits, the scale",
+        " * per stage below; the graph has no additive term but the biases below, in",
+        " * accumulator units.",
         " * Weight layouts (C order, the last index varies fastest):",
         *[f" *   {kind:<10} {layout}" for kind, layout in LAYOUTS.items()],
         " * Maps (activations) are HWC: [row (time)][column (frequency)][channel].",
@@ -89,6 +91,7 @@ def weight_header(graph, labels, source):
         f"#define KWS_LABEL_COUNT {graph.label_count}",
         f"#define KWS_STAGE_COUNT {len(graph.stages)}",
         f"#define KWS_MAX_MAP {max(maps)} /* values in the largest map */",
+        f"#define KWS_MAX_CHANNELS {max(s.out_shape[-1] for s in graph.stages)}",
         f"#define KWS_SHIFT_COUNT {len(graph.shifts)}",
         f"#define KWS_SHIFTS {{{', '.join(map(str, graph.shifts))}}}"
         f" /* {', '.join(s.name for s in graph.shifted)} */",
@@ -127,8 +130,8 @@ def _stage_block(graph, stage):
         dims = "".join(f"[{d}]" for d in weights.shape)
         lines.append(f"/* weights x 2**{stage.weight_frac_bits}, {LAYOUTS[stage.kind]} = "
                      f"{dims} */")
-        lines.append(f"static const int8_t KWS_{name}_WEIGHTS[{' * '.join(map(str, weights.shape))}]"
-                     " = {")
+        size = " * ".join(map(str, weights.shape))
+        lines.append(f"static const int8_t KWS_{name}_WEIGHTS[{size}] = {{")
         lines += _rows(weights)
         lines.append("};")
     if stage.bias is not None:

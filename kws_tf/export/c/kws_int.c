@@ -1,6 +1,7 @@
 /*
  * kws_int.c: the integer graph described by weight.h (see kws_int.h). C99, no library
- * calls, static buffers: 2 maps of kws_act_t (plus one of int32_t with KWS_TRACE=1).
+ * calls, static buffers: 2 maps of kws_act_t, the sums of one position's channels (plus one
+ * map of int32_t with KWS_TRACE=1).
  *
  * Every shift follows a ReLU, so it only ever shifts non-negative values; the sum pool's
  * shift is written as a floor for any sign, since >> of a negative value is
@@ -31,42 +32,78 @@ static kws_act_t finish(const kws_stage_t *s, int32_t acc)
     return (kws_act_t)(acc > 0 ? acc >> s->shift : 0);
 }
 
-/* Standard and depthwise convolutions; zero padding is skipped, not multiplied. */
+/* The kernel rows (or columns) [*first, *last) that fall inside the input for an output whose
+   window starts at `origin` (negative in the zero padding): padding is skipped, not
+   multiplied. */
+static void inside(int origin, int kernel, int size, int *first, int *last)
+{
+    *first = origin < 0 ? -origin : 0;
+    *last = size - origin < kernel ? size - origin : kernel;
+}
+
+/* Standard convolution, weights [out_c][kernel_h][kernel_w][in_c]: for one kernel row, the
+   input values it meets (HWC) and its weights are both contiguous. */
 static void convolve(const kws_stage_t *s, const kws_act_t *in, kws_act_t *out,
                      int32_t *accs)
 {
-    const int depthwise = s->kind == KWS_DEPTHWISE;
     for (int oy = 0; oy < s->out_h; ++oy) {
+        const int y0 = oy * s->stride_h - s->pad_top;
+        int ky0, ky1;
+        inside(y0, s->kernel_h, s->in_h, &ky0, &ky1);
         for (int ox = 0; ox < s->out_w; ++ox) {
+            const int x0 = ox * s->stride_w - s->pad_left;
+            int kx0, kx1;
+            inside(x0, s->kernel_w, s->in_w, &kx0, &kx1);
+            const int run = (kx1 - kx0) * s->in_c;
             for (int oc = 0; oc < s->out_c; ++oc) {
                 int32_t acc = s->bias ? s->bias[oc] : 0;
-                for (int ky = 0; ky < s->kernel_h; ++ky) {
-                    const int iy = oy * s->stride_h + ky - s->pad_top;
-                    if (iy < 0 || iy >= s->in_h)
-                        continue;
-                    for (int kx = 0; kx < s->kernel_w; ++kx) {
-                        const int ix = ox * s->stride_w + kx - s->pad_left;
-                        if (ix < 0 || ix >= s->in_w)
-                            continue;
-                        const kws_act_t *x = in + (iy * s->in_w + ix) * s->in_c;
-                        if (depthwise) {
-                            /* weights [kernel_h][kernel_w][channels] */
-                            acc += (int32_t)x[oc]
-                                   * s->weights[(ky * s->kernel_w + kx) * s->in_c + oc];
-                        } else {
-                            /* weights [out_c][kernel_h][kernel_w][in_c] */
-                            const int8_t *w = s->weights
-                                + ((oc * s->kernel_h + ky) * s->kernel_w + kx) * s->in_c;
-                            for (int ic = 0; ic < s->in_c; ++ic)
-                                acc += (int32_t)x[ic] * w[ic];
-                        }
-                    }
+                for (int ky = ky0; ky < ky1; ++ky) {
+                    const kws_act_t *x = in + ((y0 + ky) * s->in_w + x0 + kx0) * s->in_c;
+                    const int8_t *w = s->weights
+                        + ((oc * s->kernel_h + ky) * s->kernel_w + kx0) * s->in_c;
+                    for (int i = 0; i < run; ++i)
+                        acc += (int32_t)x[i] * w[i];
                 }
                 const int index = (oy * s->out_w + ox) * s->out_c + oc;
                 out[index] = finish(s, acc);
                 if (accs)
                     accs[index] = acc;
             }
+        }
+    }
+}
+
+/* Depthwise convolution, weights [kernel_h][kernel_w][channels]: all channels of one output
+   position are summed together, over contiguous inputs and weights. */
+static void depthwise(const kws_stage_t *s, const kws_act_t *in, kws_act_t *out,
+                      int32_t *accs)
+{
+    static int32_t sums[KWS_MAX_CHANNELS];
+    const int channels = s->in_c;
+    for (int oy = 0; oy < s->out_h; ++oy) {
+        const int y0 = oy * s->stride_h - s->pad_top;
+        int ky0, ky1;
+        inside(y0, s->kernel_h, s->in_h, &ky0, &ky1);
+        for (int ox = 0; ox < s->out_w; ++ox) {
+            const int x0 = ox * s->stride_w - s->pad_left;
+            int kx0, kx1;
+            inside(x0, s->kernel_w, s->in_w, &kx0, &kx1);
+            for (int c = 0; c < channels; ++c)
+                sums[c] = s->bias ? s->bias[c] : 0;
+            for (int ky = ky0; ky < ky1; ++ky) {
+                for (int kx = kx0; kx < kx1; ++kx) {
+                    const kws_act_t *x = in + ((y0 + ky) * s->in_w + x0 + kx) * channels;
+                    const int8_t *w = s->weights + (ky * s->kernel_w + kx) * channels;
+                    for (int c = 0; c < channels; ++c)
+                        sums[c] += (int32_t)x[c] * w[c];
+                }
+            }
+            kws_act_t *o = out + (oy * s->out_w + ox) * channels;
+            for (int c = 0; c < channels; ++c)
+                o[c] = finish(s, sums[c]);
+            if (accs)
+                for (int c = 0; c < channels; ++c)
+                    accs[(oy * s->out_w + ox) * channels + c] = sums[c];
         }
     }
 }
@@ -128,8 +165,10 @@ int kws_int_run(const int8_t *input, int32_t *logits, kws_trace_fn trace, void *
         const kws_stage_t *s = &kws_stages[i];
         switch (s->kind) {
         case KWS_CONV:
-        case KWS_DEPTHWISE:
             convolve(s, in, out, accs);
+            break;
+        case KWS_DEPTHWISE:
+            depthwise(s, in, out, accs);
             break;
         case KWS_MAX_POOL:
             max_pool(s, in, out);

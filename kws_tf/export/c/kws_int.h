@@ -10,9 +10,10 @@
  * time steps and columns MFCC coefficients / frequency positions.
  *
  * Activations are stored as kws_act_t, int32_t unless KWS_ACT_T is defined when
- * compiling kws_int.c (e.g. -DKWS_ACT_T=uint8_t when analysis.txt shows every output
- * fits 8 bits unsigned: outputs are never negative after ReLU). Nothing saturates: a
- * value that does not fit the type wraps, as a datapath of that width would.
+ * compiling kws_int.c: -DKWS_ACT_T=int16_t halves the buffers when analysis.txt shows
+ * that every output fits 15 bits. The type must be signed, as the input map is held in it
+ * too. Nothing saturates: a value that does not fit is converted as the compiler converts
+ * it (GCC, Clang and Arm's keep the low bits), as a datapath of that width would overflow.
  * Define KWS_TRACE=1 to also hand every stage's accumulators to the trace callback
  * (costs one more map of RAM).
  */

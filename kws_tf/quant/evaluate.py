@@ -1,0 +1,289 @@
+"""quant_test.py: the float model next to its integer graph, and the hardware exports.
+
+    python quant_test.py --checkpoint train_dir --data_url= --data_dir speech_dataset \
+        [--shifts 3 4 8] [--input_frac_bits -1] [--export_dir hw]
+
+Model, feature flags and wanted words come from the checkpoint's sidecar (given flags must
+agree). The integer graph (kws_tf.quant.integer_graph) is built from the checkpoint; the
+input scale and the shifts are chosen on training clips unless given. Validation and test
+accuracy of the float model and of the integer graph are printed side by side, on the same
+features (unaugmented, as in training's validation).
+"""
+import sys
+
+import numpy as np
+
+import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+from kws_tf import cli, features
+from kws_tf.data import download, pipeline, speech_commands
+from kws_tf.errors import KwsError
+from kws_tf.export import hardware
+from kws_tf.models import checkpoint
+from kws_tf.quant import analysis, extract
+from kws_tf.quant import integer_graph as ig
+
+EVALUATED = {"validation": "validation", "testing": "test"}
+
+
+def build_parser():
+    parser = cli.ArgumentParser(
+        prog="quant_test.py",
+        description="Accuracy of a checkpoint's float model and of its bias-free floor-shift "
+                    "integer graph on the validation and test splits; optionally the "
+                    "hardware exports (weight.h, C reference, examples, analysis).")
+    checkpoint.add_flags(parser)
+    speech_commands.add_data_flags(parser)
+    parser.set_defaults(wanted_words=None)
+    parser.add_argument("--batch_size", type=int, default=100,
+                        help="How many items to evaluate at once.")
+    group = parser.add_argument_group(
+        "integer graph", "For a checkpoint trained with --quantize integer, the widths, input "
+        "scale and shifts default to the ones it was trained with (given, they must agree) and "
+        "--weight_scales to fit, as in that training.")
+    group.add_argument("--input_bits", type=int, default=None,
+                       help="Signed width of the quantized MFCC input. Default: 6.")
+    group.add_argument("--weight_bits", type=int, default=None,
+                       help="Signed width of every layer's weights (stored as int8 for up to "
+                            "8). Default: 6.")
+    group.add_argument("--activation_bits", type=int, default=None,
+                       help="Unsigned width the outputs of each layer (>= 0 after ReLU) must fit "
+                            "when the shifts are chosen from data. Default: 8.")
+    group.add_argument("--input_frac_bits", type=int, default=None,
+                       help="Input scale exponent: input = round(mfcc * 2**this). Default: "
+                            "chosen on the calibration clips (see README).")
+    group.add_argument("--shifts", type=int, nargs="+", default=None,
+                       help="Floor shift after each convolution, in order (e.g. 3 4 8). "
+                            "Default: the smallest that fit --activation_bits on the "
+                            "calibration clips.")
+    group.add_argument("--weight_scales", choices=("fit", "search"), default=None,
+                       help="fit: each layer's weights x the largest power of two that keeps "
+                            "them all in --weight_bits. search (default): per layer, also try "
+                            "twice that (the largest weights saturate) and keep it where the "
+                            "integer graph agrees more with the float model on the calibration "
+                            "clips.")
+    group.add_argument("--fold_biases", action="store_true",
+                       help="Accept a ds_cnn (biases, batch norm): fold batch norm into the "
+                            "weights and carry every bias in accumulator units.")
+    group.add_argument("--calibration_samples", type=int, default=2000,
+                       help="Training clips (unaugmented) the input scale and shifts are "
+                            "chosen on.")
+    group = parser.add_argument_group("hardware exports")
+    group.add_argument("--export_dir", default="",
+                       help="Write weight.h, the C reference, examples/ and analysis.txt "
+                            "here.")
+    group.add_argument("--num_examples", type=int, default=10,
+                       help="Validation inputs written to examples/N.txt with every stage's "
+                            "values.")
+    group.add_argument("--analysis_samples", type=int, default=0,
+                       help="Validation inputs analysis.txt covers (0: all).")
+    cli.add_json_out(parser)
+    return parser
+
+
+def _check_counts(args):
+    for name in ("batch_size", "calibration_samples"):
+        if getattr(args, name) <= 0:
+            raise KwsError(f"--{name} must be positive, got {getattr(args, name)}")
+    for name in ("num_examples", "analysis_samples"):
+        if getattr(args, name) < 0:
+            raise KwsError(f"--{name} must not be negative, got {getattr(args, name)}")
+
+
+def _model_info(args, prefix):
+    """The checkpoint's sidecar, checked against the model, feature and data flags."""
+    wanted = args.wanted_words or speech_commands.DEFAULT_WANTED_WORDS
+    labels = speech_commands.prepare_words_list(speech_commands.parse_wanted_words(wanted))
+    info = checkpoint.info_from_flags(args, prefix, labels)
+    model_words = speech_commands.wanted_words_of(info["labels"], f"--checkpoint {prefix}")
+    if args.wanted_words is not None and \
+            speech_commands.parse_wanted_words(args.wanted_words) != model_words.split(","):
+        raise KwsError(f"--wanted_words {args.wanted_words} does not match --checkpoint "
+                       f"{prefix}, which has {model_words}")
+    args.wanted_words = model_words
+    return info
+
+
+DEFAULT_WIDTHS = {"input_bits": 6, "weight_bits": 6, "activation_bits": 8}
+TRAINED = ("input_bits", "weight_bits", "activation_bits", "input_frac_bits", "shifts")
+
+
+def _integer_flags(args, info, prefix):
+    """Fills the integer-graph flags left out: from the sidecar of a checkpoint trained with
+    --quantize integer (given ones must agree), else the defaults. Returns that sidecar
+    entry, or None."""
+    trained = info.get("quantize") or {}
+    trained = trained if trained.get("mode") == "integer" else None
+    for key in TRAINED:
+        value = (trained or {}).get(key)
+        if value is None:
+            if getattr(args, key) is None:
+                setattr(args, key, DEFAULT_WIDTHS.get(key))
+        elif getattr(args, key) is None:
+            setattr(args, key, value)
+        elif getattr(args, key) != value:
+            shown = [" ".join(map(str, v)) if isinstance(v, list) else v
+                     for v in (getattr(args, key), value)]
+            raise KwsError(f"--{key} {shown[0]} does not match --checkpoint {prefix}, which was "
+                           f"trained through the integer graph with {shown[1]}")
+    if args.weight_scales is None:
+        args.weight_scales = "fit" if trained else "search"
+    return trained
+
+
+def _feature_maps(split, batch_size):
+    """(float MFCC maps [n, frames, coefficients], labels) of a split, unaugmented."""
+    batches = list(split.eval_dataset(batch_size))
+    if not batches:
+        return np.zeros((0, *split.feature_config.shape), np.float32), split.labels
+    return np.concatenate([maps.numpy() for maps, _ in batches]), split.labels
+
+
+def _predictors(model, graph, batch_size):
+    """One row of the accuracy table each: name -> (float maps -> predicted labels).
+    A QAT checkpoint's fake-quant model (its sidecar has "quantize") would be one more."""
+    return {
+        "float": lambda maps: np.argmax(model.predict(maps, batch_size=batch_size, verbose=0),
+                                        axis=-1),
+        "integer": lambda maps: ig.predict(graph, maps),
+    }
+
+
+def run(args):
+    """Evaluates and exports; returns the figures written to --json_out."""
+    _check_counts(args)
+    prefix, chosen = checkpoint.find(args.checkpoint)
+    info = _model_info(args, prefix)
+    trained = _integer_flags(args, info, prefix)
+    ig.check_bits(input_bits=args.input_bits, weight_bits=args.weight_bits,
+                  activation_bits=args.activation_bits)
+    if args.export_dir and max(args.input_bits, args.weight_bits) > 8:
+        raise KwsError(f"--export_dir: weight.h and kws_int.c hold inputs and weights as int8, "
+                       f"so --input_bits ({args.input_bits}) and --weight_bits "
+                       f"({args.weight_bits}) must be at most 8")
+    model = checkpoint.build_and_restore(prefix, info)
+    stages = extract.float_stages(model, info["model_architecture"], args.fold_biases,
+                                  where=f"--checkpoint {prefix}")
+    if args.shifts is not None:
+        ig.check_shifts(stages, args.shifts)
+    print(f"checkpoint: {chosen}{f' ({prefix})' if chosen != prefix else ''}: "
+          f"{info['model_architecture']} {' '.join(map(str, info['model_size_info']))}, "
+          f"{len(info['labels'])} labels")
+    if trained:
+        print("trained through the integer graph (--quantize integer): its widths, input "
+              "scale and shifts, weights that fit")
+
+    feature_config = features.FeatureConfig(**info["features"]).validate()
+    download.maybe_download_and_extract(args.data_url, args.data_dir)
+    index = speech_commands.build_index(speech_commands.data_config_from_flags(args),
+                                        feature_config.sample_rate)
+    data = {name: _feature_maps(split, args.batch_size) for name, split in
+            pipeline.load_splits(index, feature_config, tuple(EVALUATED)).items()}
+    if args.export_dir and not len(data["validation"][0]):
+        raise KwsError(f"--export_dir {args.export_dir}: the validation split is empty, and "
+                       "the examples and analysis.txt are made from it")
+    graph, choice = _integer_graph(args, stages, index, feature_config)
+    print("\n".join(choice + ig.describe(graph)))
+
+    results = {}
+    for row, predict in _predictors(model, graph, args.batch_size).items():
+        results[row] = {name: predict(maps) if len(maps) else np.zeros(0, np.int64)
+                        for name, (maps, _) in data.items()}
+    figures = _accuracy_table(results, data)
+    figures.update(
+        checkpoint=prefix, model_architecture=info["model_architecture"],
+        model_size_info=info["model_size_info"], labels=info["labels"],
+        input_bits=graph.input_bits, input_frac_bits=graph.input_frac_bits,
+        weight_bits=graph.weight_bits, activation_bits=args.activation_bits,
+        weight_scales=args.weight_scales,
+        shifts=graph.shifts, shift_stages=[s.name for s in graph.shifted],
+        weight_frac_bits=graph.weight_frac_bits,
+        biases={s.name: [int(b) for b in s.bias] for s in graph.stages if s.bias is not None},
+        bad_files=len(index.bad_files))
+    if args.export_dir:
+        figures["exported"] = _export(args, stages, graph, info, index, data["validation"],
+                                      prefix)
+    return figures
+
+
+def _integer_graph(args, stages, index, feature_config):
+    """The integer graph, with the input scale and shifts given or chosen; lines saying how."""
+    lines, frac_bits, calibration, weight_frac_bits = [], args.input_frac_bits, None, None
+    if frac_bits is None or args.shifts is None or args.weight_scales == "search":
+        items = index.splits["training"][:args.calibration_samples]
+        calibration, _ = _feature_maps(pipeline.SplitData(items, feature_config),
+                                       args.batch_size)
+        lines.append(f"calibration: {len(items)} training clips (unaugmented); agreement "
+                     "with the float model's predictions on them:")
+    widths = (args.input_bits, args.weight_bits, args.activation_bits)
+    if frac_bits is None:
+        frac_bits, tried = ig.choose_input_frac_bits(stages, calibration, *widths, args.shifts)
+        lines.append("  input scale 2**f: " + ", ".join(
+            f"f={f} {_percent(a)}" for f, a in tried) + f" -> f={frac_bits}")
+    if args.weight_scales == "search":
+        weight_frac_bits, tried = ig.choose_weight_frac_bits(stages, calibration, frac_bits,
+                                                             *widths, args.shifts)
+        lines.append("  weights x 2**(fit+1): " + ", ".join(
+            f"{name} {_percent(a)}" for name, _, a in tried) + " -> kept for "
+            + (", ".join(weight_frac_bits) or "none"))
+    graph = ig.quantize(stages, frac_bits, *widths[:2], args.shifts, calibration=calibration,
+                        activation_bits=args.activation_bits, weight_frac_bits=weight_frac_bits)
+    if args.shifts is None:
+        lines.append(f"shifts chosen for {args.activation_bits}-bit unsigned outputs: "
+                     f"{' '.join(map(str, graph.shifts))}")
+    return graph, lines
+
+
+def _percent(fraction):
+    return "overflow" if fraction is None else f"{fraction * 100:.2f}%"
+
+
+def _accuracy_table(results, data):
+    """Prints accuracy per row and split, and how often the integer graph agrees with float."""
+    splits = list(EVALUATED)
+    print(f"\n{'':<28}" + "".join(f"{EVALUATED[name]:>20}" for name in splits))
+    figures = {"accuracy": {}, "counts": {name: int(len(data[name][1])) for name in splits}}
+    for row, predictions in results.items():
+        accuracy = {name: float(np.mean(predictions[name] == data[name][1]))
+                    if len(data[name][1]) else 0.0 for name in splits}
+        figures["accuracy"][row] = accuracy
+        print(f"{row + ' accuracy':<28}" + "".join(
+            f"{accuracy[name] * 100:>11.2f}% (N={len(data[name][1])})".rjust(20)
+            for name in splits))
+    agreement = {name: float(np.mean(results["integer"][name] == results["float"][name]))
+                 if len(data[name][1]) else 0.0 for name in splits}
+    print(f"{'integer = float prediction':<28}" + "".join(
+        f"{agreement[name] * 100:>19.2f}%" for name in splits))
+    figures["agreement"] = agreement
+    return figures
+
+
+def _export(args, stages, graph, info, index, validation, prefix):
+    maps, labels = validation
+    items = index.splits["validation"]
+    inputs = ig.quantize_input(maps, graph)
+    count = args.analysis_samples or len(inputs)
+    ranges = analysis.collect(graph, inputs[:count])
+    sweep = analysis.shift_sweep(stages, graph, inputs[:count], labels[:count])
+    text = analysis.report(graph, ranges, sweep, args.activation_bits,
+                           f"{min(count, len(inputs))} inputs of the validation split of "
+                           f"{args.data_dir}")
+    titles = [f"validation clip {n}: {items[n].path or 'silence'} (label {info['labels'][label]})"
+              for n, label in enumerate(labels[:args.num_examples])]
+    paths = hardware.export(args.export_dir, graph, info["labels"], prefix,
+                            inputs[:args.num_examples], titles, text)
+    examples = f", examples/0..{len(titles) - 1}.txt" if titles else ""
+    print(f"wrote {args.export_dir}: weight.h, kws_int.c/.h, kws_int_main.c, analysis.txt "
+          f"({min(count, len(inputs))} inputs){examples}")
+    return paths
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    with cli.user_errors():
+        cli.write_json(args.json_out, run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
