@@ -39,6 +39,13 @@ demo: venv
 		--quantize int8 --data_url= --data_dir $(DEMO)/data
 	$(PY) label_wav.py --graph $(DEMO)/ds_cnn_s.pb --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1)
 	$(PY) label_wav.py --graph $(DEMO)/ds_cnn_s_int8.tflite --wav $(DEMO)/data/no/$$(ls $(DEMO)/data/no | head -1)
+	$(PY) train.py --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) \
+		--model_size_info 2 48 4 4 2 2 16 3 3 1 1 \
+		--how_many_training_steps 1200,800 --learning_rate 0.005,0.001 \
+		--eval_step_interval 400 --save_step_interval 400 \
+		--train_dir $(DEMO)/bf248 --summaries_dir $(DEMO)/logs_bf248 --json_out $(DEMO)/train_bf248.json
+	$(PY) quant_test.py --checkpoint $(DEMO)/bf248 --data_url= --data_dir $(DEMO)/data \
+		--export_dir $(DEMO)/bf248_export --json_out $(DEMO)/quant_test.json
 
 bench: venv
 	$(PY) bench/report.py --output docs/PERFORMANCE.md --json_out $(DEMO)/bench.json

@@ -52,16 +52,7 @@ def run(args):
     if args.batch_size <= 0:
         raise KwsError(f"--batch_size must be positive, got {args.batch_size}")
     prefix, chosen = checkpoint.find(args.checkpoint)
-    wanted = args.wanted_words or speech_commands.DEFAULT_WANTED_WORDS
-    info = checkpoint.info_from_flags(
-        args, prefix, speech_commands.prepare_words_list(
-            speech_commands.parse_wanted_words(wanted)))
-    model_words = speech_commands.wanted_words_of(info["labels"], f"--checkpoint {prefix}")
-    if args.wanted_words is not None and \
-            speech_commands.parse_wanted_words(args.wanted_words) != model_words.split(","):
-        raise KwsError(f"--wanted_words {args.wanted_words} does not match --checkpoint "
-                       f"{prefix}, which has {model_words}")
-    args.wanted_words = model_words
+    info = checkpoint.info_with_words(args, prefix)
     model = checkpoint.build_and_restore(prefix, info)
     print(f"evaluating {chosen}: {info['model_architecture']} "
           f"{' '.join(map(str, info['model_size_info']))}")

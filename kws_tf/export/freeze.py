@@ -142,14 +142,7 @@ def model_info(args, prefix):
     flags, flags_path = _training_flags(prefix)
     if flags and not os.path.exists(checkpoint.sidecar_path(prefix)):
         _fill_from_training_flags(args, flags, flags_path)
-    wanted = args.wanted_words or flags.get("wanted_words") or \
-        DATA_FLAG_DEFAULTS["wanted_words"]
-    info = checkpoint.info_from_flags(args, prefix, speech_commands.prepare_words_list(
-        speech_commands.parse_wanted_words(wanted)))
-    if args.wanted_words is not None and speech_commands.parse_wanted_words(args.wanted_words) \
-            != info["labels"][2:]:
-        raise KwsError(f"--wanted_words {args.wanted_words} does not match --checkpoint "
-                       f"{prefix}, which has labels {' '.join(info['labels'])}")
+    info = checkpoint.info_with_words(args, prefix, flags.get("wanted_words"))
     return info, flags
 
 

@@ -155,6 +155,23 @@ def info_from_flags(args, prefix, labels=None):
     return info
 
 
+def info_with_words(args, prefix, default_words=None):
+    """info_from_flags for tools that also take --wanted_words: without a sidecar the labels
+    come from it (else `default_words`, else Hello Edge's words); with one, words given must
+    agree. Leaves the model's words in args.wanted_words, for the data index."""
+    from kws_tf.data import speech_commands as sc
+
+    wanted = args.wanted_words or default_words or sc.DEFAULT_WANTED_WORDS
+    info = info_from_flags(args, prefix, sc.prepare_words_list(sc.parse_wanted_words(wanted)))
+    model_words = sc.wanted_words_of(info["labels"], f"--checkpoint {prefix}")
+    if args.wanted_words is not None and \
+            sc.parse_wanted_words(args.wanted_words) != model_words.split(","):
+        raise KwsError(f"--wanted_words {args.wanted_words} does not match --checkpoint "
+                       f"{prefix}, which has {model_words}")
+    args.wanted_words = model_words
+    return info
+
+
 def _text(value):
     return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 

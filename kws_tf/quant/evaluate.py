@@ -15,12 +15,12 @@ import numpy as np
 
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 
-from kws_tf import cli, features
+from kws_tf import cli, features, models
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.export import hardware
 from kws_tf.models import checkpoint
-from kws_tf.quant import analysis, extract
+from kws_tf.quant import analysis, extract, integer_sim, qat
 from kws_tf.quant import integer_graph as ig
 
 EVALUATED = {"validation": "validation", "testing": "test"}
@@ -37,25 +37,11 @@ def build_parser():
     parser.set_defaults(wanted_words=None)
     parser.add_argument("--batch_size", type=int, default=100,
                         help="How many items to evaluate at once.")
-    group = parser.add_argument_group(
-        "integer graph", "For a checkpoint trained with --quantize integer, the widths, input "
-        "scale and shifts default to the ones it was trained with (given, they must agree) and "
-        "--weight_scales to fit, as in that training.")
-    group.add_argument("--input_bits", type=int, default=None,
-                       help="Signed width of the quantized MFCC input. Default: 6.")
-    group.add_argument("--weight_bits", type=int, default=None,
-                       help="Signed width of every layer's weights (stored as int8 for up to "
-                            "8). Default: 6.")
-    group.add_argument("--activation_bits", type=int, default=None,
-                       help="Unsigned width the outputs of each layer (>= 0 after ReLU) must fit "
-                            "when the shifts are chosen from data. Default: 8.")
-    group.add_argument("--input_frac_bits", type=int, default=None,
-                       help="Input scale exponent: input = round(mfcc * 2**this). Default: "
-                            "chosen on the calibration clips (see README).")
-    group.add_argument("--shifts", type=int, nargs="+", default=None,
-                       help="Floor shift after each convolution, in order (e.g. 3 4 8). "
-                            "Default: the smallest that fit --activation_bits on the "
-                            "calibration clips.")
+    group = integer_sim.add_flags(parser, "integer graph", defaults=False)
+    group.description = (
+        "For a checkpoint trained with --quantize integer, the widths, input scale and shifts "
+        "default to the ones it was trained with (given, they must agree) and --weight_scales "
+        "to fit, as in that training.")
     group.add_argument("--weight_scales", choices=("fit", "search"), default=None,
                        help="fit: each layer's weights x the largest power of two that keeps "
                             "them all in --weight_bits. search (default): per layer, also try "
@@ -65,9 +51,6 @@ def build_parser():
     group.add_argument("--fold_biases", action="store_true",
                        help="Accept a ds_cnn (biases, batch norm): fold batch norm into the "
                             "weights and carry every bias in accumulator units.")
-    group.add_argument("--calibration_samples", type=int, default=2000,
-                       help="Training clips (unaugmented) the input scale and shifts are "
-                            "chosen on.")
     group = parser.add_argument_group("hardware exports")
     group.add_argument("--export_dir", default="",
                        help="Write weight.h, the C reference, examples/ and analysis.txt "
@@ -90,21 +73,6 @@ def _check_counts(args):
             raise KwsError(f"--{name} must not be negative, got {getattr(args, name)}")
 
 
-def _model_info(args, prefix):
-    """The checkpoint's sidecar, checked against the model, feature and data flags."""
-    wanted = args.wanted_words or speech_commands.DEFAULT_WANTED_WORDS
-    labels = speech_commands.prepare_words_list(speech_commands.parse_wanted_words(wanted))
-    info = checkpoint.info_from_flags(args, prefix, labels)
-    model_words = speech_commands.wanted_words_of(info["labels"], f"--checkpoint {prefix}")
-    if args.wanted_words is not None and \
-            speech_commands.parse_wanted_words(args.wanted_words) != model_words.split(","):
-        raise KwsError(f"--wanted_words {args.wanted_words} does not match --checkpoint "
-                       f"{prefix}, which has {model_words}")
-    args.wanted_words = model_words
-    return info
-
-
-DEFAULT_WIDTHS = {"input_bits": 6, "weight_bits": 6, "activation_bits": 8}
 TRAINED = ("input_bits", "weight_bits", "activation_bits", "input_frac_bits", "shifts")
 
 
@@ -118,7 +86,7 @@ def _integer_flags(args, info, prefix):
         value = (trained or {}).get(key)
         if value is None:
             if getattr(args, key) is None:
-                setattr(args, key, DEFAULT_WIDTHS.get(key))
+                setattr(args, key, integer_sim.DEFAULT_BITS.get(key))
         elif getattr(args, key) is None:
             setattr(args, key, value)
         elif getattr(args, key) != value:
@@ -139,21 +107,25 @@ def _feature_maps(split, batch_size):
     return np.concatenate([maps.numpy() for maps, _ in batches]), split.labels
 
 
-def _predictors(model, graph, batch_size):
-    """One row of the accuracy table each: name -> (float maps -> predicted labels).
-    A QAT checkpoint's fake-quant model (its sidecar has "quantize") would be one more."""
-    return {
-        "float": lambda maps: np.argmax(model.predict(maps, batch_size=batch_size, verbose=0),
-                                        axis=-1),
-        "integer": lambda maps: ig.predict(graph, maps),
-    }
+def _predictors(model, graph, batch_size, qat_model=None):
+    """One row of the accuracy table each: name -> (float maps -> predicted labels); a tfmot
+    QAT checkpoint adds its fake-quant model's row."""
+    def keras_predict(keras_model):
+        return lambda maps: np.argmax(keras_model.predict(maps, batch_size=batch_size,
+                                                          verbose=0), axis=-1)
+
+    rows = {"float": keras_predict(model)}
+    if qat_model is not None:
+        rows["QAT fake-quant"] = keras_predict(qat_model)
+    rows["integer"] = lambda maps: ig.predict(graph, maps)
+    return rows
 
 
 def run(args):
     """Evaluates and exports; returns the figures written to --json_out."""
     _check_counts(args)
     prefix, chosen = checkpoint.find(args.checkpoint)
-    info = _model_info(args, prefix)
+    info = checkpoint.info_with_words(args, prefix)
     trained = _integer_flags(args, info, prefix)
     ig.check_bits(input_bits=args.input_bits, weight_bits=args.weight_bits,
                   activation_bits=args.activation_bits)
@@ -161,7 +133,12 @@ def run(args):
         raise KwsError(f"--export_dir: weight.h and kws_int.c hold inputs and weights as int8, "
                        f"so --input_bits ({args.input_bits}) and --weight_bits "
                        f"({args.weight_bits}) must be at most 8")
-    model = checkpoint.build_and_restore(prefix, info)
+    model, qat_model = checkpoint.build_and_restore(prefix, info), None
+    if (info.get("quantize") or {}).get("mode") == qat.MODE:
+        qat_model = model
+        model = qat.float_weights(qat_model, models.build_model(
+            info["model_architecture"], info["model_size_info"], info["input_shape"],
+            len(info["labels"])))
     stages = extract.float_stages(model, info["model_architecture"], args.fold_biases,
                                   where=f"--checkpoint {prefix}")
     if args.shifts is not None:
@@ -186,7 +163,7 @@ def run(args):
     print("\n".join(choice + ig.describe(graph)))
 
     results = {}
-    for row, predict in _predictors(model, graph, args.batch_size).items():
+    for row, predict in _predictors(model, graph, args.batch_size, qat_model).items():
         results[row] = {name: predict(maps) if len(maps) else np.zeros(0, np.int64)
                         for name, (maps, _) in data.items()}
     figures = _accuracy_table(results, data)

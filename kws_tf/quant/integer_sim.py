@@ -109,16 +109,24 @@ class IntegerSimulation(keras.Model):
         return x, exponent
 
 
-def add_flags(parser, title):
-    """The integer graph's widths, input scale and shifts (train.py and quant_test.py)."""
+DEFAULT_BITS = {"input_bits": 6, "weight_bits": 6, "activation_bits": 8}
+
+
+def add_flags(parser, title, defaults=True):
+    """The integer graph's widths, input scale and shifts (train.py and quant_test.py).
+    With `defaults` False the widths default to None, for a checkpoint's sidecar to fill."""
+    def default(name):
+        return DEFAULT_BITS[name] if defaults else None
+
     group = parser.add_argument_group(title)
-    group.add_argument("--input_bits", type=int, default=6,
-                       help="Signed width of the quantized MFCC input.")
-    group.add_argument("--weight_bits", type=int, default=6,
-                       help="Signed width of every layer's weights (stored as int8 for up to 8).")
-    group.add_argument("--activation_bits", type=int, default=8,
+    group.add_argument("--input_bits", type=int, default=default("input_bits"),
+                       help="Signed width of the quantized MFCC input (default 6).")
+    group.add_argument("--weight_bits", type=int, default=default("weight_bits"),
+                       help="Signed width of every layer's weights, stored as int8 for up to "
+                            "8 (default 6).")
+    group.add_argument("--activation_bits", type=int, default=default("activation_bits"),
                        help="Unsigned width the outputs of each layer (>= 0 after ReLU) must "
-                            "fit when the shifts are chosen from data.")
+                            "fit when the shifts are chosen from data (default 8).")
     group.add_argument("--input_frac_bits", type=int, default=None,
                        help="Input scale exponent: input = round(mfcc * 2**this). Default: "
                             "chosen on the calibration clips (see README).")

@@ -50,3 +50,12 @@ def apply(model, architecture, quantize):
         num_bits_weight=weight_bits, num_bits_activation=activation_bits)
     return tfmot.quantization.keras.quantize_apply(
         tfmot.quantization.keras.quantize_annotate_model(model), scheme=scheme)
+
+
+def float_weights(qat_model, float_model):
+    """Copies a QAT model's weights (without its quantizers' ranges) into `float_model`, the
+    same architecture built plainly, so tools that read layers (the integer graph) can."""
+    values = {variable.name: variable for variable in qat_model.weights}
+    for variable in float_model.weights:
+        variable.assign(values[variable.name])
+    return float_model

@@ -52,6 +52,15 @@ def test_qat_fine_tunes_a_float_checkpoint_and_reloads(data_dir, float_run, tmp_
     features = np.random.default_rng(0).normal(0, 10, (8, 25, 10)).astype(np.float32)
     again = checkpoint.build_and_restore(prefix, info)
     np.testing.assert_array_equal(model(features).numpy(), again(features).numpy())
+    # quant_test.py shows the fake-quant row next to float and the integer graph, the latter
+    # built from the QAT model's float weights.
+    from kws_tf.quant import evaluate as quant_test
+
+    assert quant_test.main(["--checkpoint", prefix, "--data_url=", "--data_dir", str(data_dir),
+                            "--json_out", str(tmp_path / "quant.json")]) == 0
+    rows = json.loads((tmp_path / "quant.json").read_text())["accuracy"]
+    assert set(rows) == {"float", "QAT fake-quant", "integer"}
+    assert rows["QAT fake-quant"]["testing"] == pytest.approx(out["test_accuracy"])
 
 
 def test_qat_bits_gives_other_widths_and_wraps_batch_norm_models(data_dir, tmp_path):
