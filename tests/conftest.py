@@ -52,3 +52,32 @@ def make_dataset(root, words=("yes", "no", "cat", "dog"), speakers=12, clips_per
 @pytest.fixture
 def tiny_dataset(tmp_path):
     return make_dataset(tmp_path / "data")
+
+
+TINY_FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40",
+                 "--dct_coefficient_count", "10"]
+
+
+def exit_code(main, argv):
+    """Runs a command's main in-process: its exit status (0, or SystemExit's code)."""
+    try:
+        return main([str(arg) for arg in argv])
+    except SystemExit as exit_:
+        return exit_.code
+
+
+def train_tiny(data_dir, work, steps=40, extra=()):
+    """train.py on a make_dataset tree, words yes and no, batch 20: its --json_out figures.
+    Checkpoints go to work/train, TensorBoard logs to work/logs."""
+    import json
+
+    from kws_tf.train import loop
+
+    out = pathlib.Path(work) / "train.json"
+    assert exit_code(loop.main, [
+        "--data_url=", "--data_dir", data_dir, "--wanted_words", "yes,no",
+        "--train_dir", pathlib.Path(work) / "train", "--summaries_dir",
+        pathlib.Path(work) / "logs", "--how_many_training_steps", steps,
+        "--learning_rate", "0.01", "--eval_step_interval", "20", "--save_step_interval", "20",
+        "--batch_size", "20", "--json_out", out] + TINY_FEATURES + list(extra)) == 0
+    return json.loads(out.read_text())

@@ -4,30 +4,18 @@ import shutil
 import pytest
 
 from kws_tf import evaluate
-from kws_tf.train import loop
-from tests.conftest import make_dataset
-
-FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
-
+from tests.conftest import exit_code, make_dataset, train_tiny
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny ds_cnn_bf trained by train.py on tones: (data_dir, train_dir, train.py's figures)."""
     work = tmp_path_factory.mktemp("evaluate")
     data_dir = make_dataset(work / "data", speakers=40)
-    assert loop.main(["--data_url=", "--data_dir", str(data_dir), "--wanted_words", "yes,no",
-                      "--train_dir", str(work / "train"), "--summaries_dir", str(work / "logs"),
-                      "--how_many_training_steps", "40", "--learning_rate", "0.01",
-                      "--eval_step_interval", "20", "--batch_size", "20",
-                      "--json_out", str(work / "train.json")] + FEATURES) == 0
-    return data_dir, work / "train", json.loads((work / "train.json").read_text())
+    return data_dir, work / "train", train_tiny(data_dir, work)
 
 
 def _run(argv):
-    try:
-        return evaluate.main(argv)
-    except SystemExit as exit_:
-        return exit_.code
+    return exit_code(evaluate.main, argv)
 
 
 def test_train_dir_gives_the_best_checkpoints_test_accuracy(trained, tmp_path, capsys):

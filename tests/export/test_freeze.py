@@ -14,8 +14,7 @@ from kws_tf import features
 from kws_tf.errors import KwsError
 from kws_tf.export import freeze, frozen_graph, tflite, tflite_metadata
 from kws_tf.models import build_model, checkpoint
-from kws_tf.train import loop
-from tests.conftest import make_dataset
+from tests.conftest import exit_code, make_dataset, train_tiny
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
 CONFIG = features.FeatureConfig(window_size_ms=40, window_stride_ms=40, dct_coefficient_count=10)
@@ -23,10 +22,7 @@ BUILTIN_KERNELS = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DE
 
 
 def _run(argv):
-    try:
-        return freeze.main([str(arg) for arg in argv])
-    except SystemExit as exit_:
-        return exit_.code
+    return exit_code(freeze.main, argv)
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +30,7 @@ def trained(tmp_path_factory):
     """A ds_cnn_bf trained for 40 steps on tones (yes, no; cat and dog are _unknown_)."""
     work = tmp_path_factory.mktemp("freeze")
     data = make_dataset(work / "data", speakers=40)
-    assert loop.main(["--data_url=", "--data_dir", str(data), "--wanted_words", "yes,no",
-                      "--train_dir", str(work / "train"), "--summaries_dir", str(work / "logs"),
-                      "--how_many_training_steps", "40", "--learning_rate", "0.01",
-                      "--eval_step_interval", "20", "--save_step_interval", "20",
-                      "--batch_size", "20"] + FEATURES) == 0
+    train_tiny(data, work)
     best = json.loads((work / "train" / "checkpoint_state.json").read_text())["best"]
     model, info = checkpoint.load(best)
     wavs = sorted(str(path) for path in data.glob("*/*.wav") if "_background_" not in str(path))

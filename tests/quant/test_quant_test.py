@@ -13,19 +13,14 @@ from kws_tf.models import build_model, checkpoint
 from kws_tf.quant import evaluate, extract
 from kws_tf.quant import integer_graph as ig
 from kws_tf.quant import stages as st
-from kws_tf.train import loop
-from tests.conftest import make_dataset
+from tests.conftest import exit_code, make_dataset, train_tiny
 from tests.quant import graphs
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count",
             "10"]
 
 
-def _run(main, argv):
-    try:
-        return main(argv)
-    except SystemExit as exit_:
-        return exit_.code
+_run = exit_code
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +28,7 @@ def trained(tmp_path_factory):
     """(data_dir, train_dir) of a ds_cnn_bf trained briefly on tones, 2 words."""
     work = tmp_path_factory.mktemp("quant")
     data_dir = make_dataset(work / "data", speakers=40)
-    assert _run(loop.main, [
-        "--data_url=", "--data_dir", str(data_dir), "--wanted_words", "yes,no",
-        "--train_dir", str(work / "train"), "--summaries_dir", str(work / "logs"),
-        "--how_many_training_steps", "60", "--learning_rate", "0.01",
-        "--eval_step_interval", "30", "--batch_size", "20"] + FEATURES) == 0
+    train_tiny(data_dir, work, 60, ["--eval_step_interval", "30"])
     return data_dir, work / "train"
 
 

@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pytest
 
-from kws_tf.data.wav import write_wav
 from kws_tf.train import loop
 from tests.conftest import make_dataset, tone
 from tests.data.test_wav import chunk, encode, fmt_chunk, riff

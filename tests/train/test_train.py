@@ -1,16 +1,12 @@
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from kws_tf.train import checkpoints, loop
-from tests.conftest import REPO, make_dataset
+from tests.conftest import make_dataset
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
 
