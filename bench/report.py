@@ -60,6 +60,21 @@ def _integer_graph(figures):
             for name, us in figures["microseconds_per_clip"].items()]
 
 
+def _search(figures):
+    rows = []
+    for path in figures["paths"]:
+        rows.append((f"supernet weight step vs derived network step, {path['path']}: time",
+                     f"{path['supernet_median_s']:.3f} s vs {path['derived_median_s']:.3f} s",
+                     _target(path["time_ratio"], 2, higher_is_better=False)))
+        rows.append(("the same: step memory", f"{path['supernet_step_mib']:.0f} MiB vs "
+                     f"{path['derived_step_mib']:.0f} MiB",
+                     _target(path["step_memory_ratio"], 2, higher_is_better=False)))
+    for name, step in figures["arch_step"].items():
+        rows.append((f"architecture step ({name})",
+                     f"{step['median_s']:.3f} s, {step['step_mib']:.0f} MiB", ""))
+    return rows
+
+
 def _target(value, target, higher_is_better=True):
     met = value >= target if higher_is_better else value <= target
     sign = "≥" if higher_is_better else "≤"
@@ -70,6 +85,7 @@ BENCHES = [
     ("bench/pipeline.py", [], _pipeline),
     ("bench/train.py", ["--steps", "100"], _train),
     ("bench/integer_graph.py", [], _integer_graph),
+    ("bench/search.py", [], _search),
 ]
 
 
@@ -88,8 +104,10 @@ def machine():
         memory = f", {kib / 2 ** 20:.0f} GiB memory"
     except (OSError, StopIteration, ValueError):
         pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"{cpu}, {os.cpu_count()} CPU cores{memory}, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}")
+            f"{platform.release()}, Python {platform.python_version()}; load average "
+            f"{load:.2f} when the report started (above 0 means other work shared the cores)")
 
 
 def run_bench(script, extra, runs, folder):
