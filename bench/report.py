@@ -142,6 +142,7 @@ def main(argv=None):
                      f"{', '.join(b[0] for b in BENCHES)})")
     with cli.user_errors():
         cli.check_writable(args.output)
+        description = machine()
         sections, results = [], {}
         with tempfile.TemporaryDirectory() as folder:
             for script, extra, render in BENCHES:
@@ -163,12 +164,12 @@ def main(argv=None):
             "# Performance report", "",
             f"Written by `make bench` (`python bench/report.py`) on "
             f"{datetime.date.today().isoformat()}.", "",
-            f"Machine: {machine()}.", "",
+            f"Machine: {description}.", "",
             f"Every figure is the median of {args.runs} runs; each benchmark's docstring says "
             "what it times. Targets are those named in the issues.", "", *sections])
         cli.atomic_write(args.output, lambda stream: stream.write(text.encode()))
         print(f"wrote {args.output}")
-        cli.write_json(args.json_out, {"output": args.output, "machine": machine(),
+        cli.write_json(args.json_out, {"output": args.output, "machine": description,
                                        "runs": args.runs, "benchmarks": results})
     return 0
 
