@@ -7,7 +7,7 @@ logits (no softmax). Each module has ``LAYOUT`` (what its --model_size_info mean
 """
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from kws_tf.errors import KwsError
-from kws_tf.models import basic_lstm, cnn, crnn, dnn, ds_cnn, ds_cnn_bf, gru, lstm
+from kws_tf.models import basic_lstm, cnn, crnn, dnn, ds_cnn, ds_cnn_bf, gru, lstm, nas
 
 ARCHITECTURES = {
     "dnn": dnn,
@@ -18,6 +18,7 @@ ARCHITECTURES = {
     "crnn": crnn,
     "ds_cnn": ds_cnn,
     "ds_cnn_bf": ds_cnn_bf,
+    "nas": nas,
 }
 
 
@@ -30,10 +31,22 @@ def architecture_module(architecture):
                        f"{', '.join(ARCHITECTURES)}") from None
 
 
-def build_model(architecture, model_size_info, input_shape, label_count):
-    """A fresh model: input [batch, *input_shape] features, output [batch, label_count] logits."""
-    return architecture_module(architecture).model(model_size_info, tuple(input_shape),
-                                                   label_count)
+def build_model(architecture, model_size_info, input_shape, label_count, net_config=None):
+    """A fresh model: input [batch, *input_shape] features, output [batch, label_count] logits.
+    `net_config` (a path or parsed nas-for-kws net.config) is the `nas` architecture's."""
+    module = architecture_module(architecture)
+    if architecture == "nas":
+        return module.model(model_size_info, tuple(input_shape), label_count, net_config)
+    if net_config:
+        raise KwsError(f"--net_config is for --model_architecture nas, not {architecture}")
+    return module.model(model_size_info, tuple(input_shape), label_count)
+
+
+def size_info_for(architecture, model_size_info):
+    """--model_size_info as given, except that nas ignores the default (it takes no numbers)."""
+    if architecture == "nas" and list(model_size_info or []) == list(DEFAULT_MODEL_SIZE_INFO):
+        return []
+    return list(model_size_info) if model_size_info is not None else None
 
 
 DEFAULT_ARCHITECTURE = "ds_cnn_bf"
@@ -54,4 +67,7 @@ def add_model_flags(parser, defaults=True):
                        default=list(DEFAULT_MODEL_SIZE_INFO) if defaults else None,
                        help="Model dimensions; the meaning depends on the architecture "
                             "(see README, 'Models').")
+    group.add_argument("--net_config", default=None,
+                       help="For --model_architecture nas: the net.config of a network found "
+                            "by search.py or nas-for-kws.")
     return group

@@ -181,7 +181,7 @@ def build_and_restore(prefix, info):
     from kws_tf.models import build_model
 
     model = build_model(info["model_architecture"], info["model_size_info"],
-                        info["input_shape"], len(info["labels"]))
+                        info["input_shape"], len(info["labels"]), info.get("net_config"))
     if info.get("quantize") and info["quantize"].get("mode") == "tfmot":
         from kws_tf.quant import qat
 

@@ -155,7 +155,11 @@ def _quantize_info(args):
 
 
 def sidecar_info(args, feature_config, words_list):
+    from kws_tf.nas import net_config
+
     return {"model_architecture": args.model_architecture,
+            "net_config": (net_config.to_dict(net_config.resolve(args.net_config))
+                           if args.net_config else None),
             "quantize": _quantize_info(args),
             "model_size_info": list(args.model_size_info),
             "input_shape": list(feature_config.shape),
@@ -171,7 +175,7 @@ def sidecar_info(args, feature_config, words_list):
 def check_same_model(info, expected, where):
     """A checkpoint's sidecar must describe the model this command builds."""
     for key in ("model_architecture", "model_size_info", "input_shape", "labels", "features",
-                "quantize"):
+                "quantize", "net_config"):
         if info.get(key) != expected.get(key):
             raise KwsError(f"{where} was trained with {key} {info[key]}, but this command "
                            f"uses {expected[key]}")
@@ -212,10 +216,11 @@ def train(args):
     total_steps, schedule = _schedule(args)
     _check_intervals(args)
     words_list = speech_commands.prepare_words_list(data_config.wanted_words)
+    args.model_size_info = models.size_info_for(args.model_architecture, args.model_size_info)
     quantize = _quantize_info(args)
     # A wrong --model_size_info, a model tfmot cannot wrap or a full disk fail before data.
     probe = models.build_model(args.model_architecture, args.model_size_info,
-                               feature_config.shape, len(words_list))
+                               feature_config.shape, len(words_list), args.net_config)
     if quantize and quantize["mode"] == integer_sim.MODE:
         integer_sim.check_architecture(args.model_architecture)
     elif quantize:
@@ -250,7 +255,7 @@ def train(args):
                        and not (start_sidecar or {}).get("quantize"))
     with strategy.scope():
         model = models.build_model(args.model_architecture, args.model_size_info,
-                                   feature_config.shape, label_count)
+                                   feature_config.shape, label_count, args.net_config)
         if float_start:
             check_same_model(start_sidecar or {}, {**info, "quantize": None},
                              f"--start_checkpoint {args.start_checkpoint}")
