@@ -8,7 +8,7 @@ DEMO_FEATURES := --window_size_ms 40 --window_stride_ms 20 --dct_coefficient_cou
 # Hello Edge's DS_CNN_S configuration.
 DS_CNN_S := --model_architecture ds_cnn --model_size_info 5 64 10 4 2 2 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1
 
-.PHONY: venv test demo bench clean
+.PHONY: venv test demo search-demo bench clean
 
 venv: $(STAMP)
 
@@ -46,6 +46,20 @@ demo: venv
 		--train_dir $(DEMO)/bf248 --summaries_dir $(DEMO)/logs_bf248 --json_out $(DEMO)/train_bf248.json
 	$(PY) quant_test.py --checkpoint $(DEMO)/bf248 --data_url= --data_dir $(DEMO)/data \
 		--export_dir $(DEMO)/bf248_export --json_out $(DEMO)/quant_test.json
+
+# A short architecture search on the demo data (run `make demo` first), then the found
+# network trained from its inherited weights.
+search-demo: venv
+	$(PY) search.py --path $(DEMO)/search --data_dir $(DEMO)/data --width_mult 0.5 \
+		--n_cell_stages 6 --warmup_epochs 2 --n_epochs 4 --target_hardware flops \
+		--flops_ref_value 5e6 --grad_reg_loss_alpha 1 --grad_reg_loss_beta 4 --arch_lr 0.05 \
+		--grad_update_arch_param_every 1 --weight_bits 8 --json_out $(DEMO)/search.json
+	$(PY) train.py --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) --model_architecture nas \
+		--net_config $(DEMO)/search/learned_net/net.config \
+		--start_checkpoint $(DEMO)/search/learned_net/init \
+		--how_many_training_steps 300 --learning_rate 0.001 --eval_step_interval 100 \
+		--train_dir $(DEMO)/search_train --summaries_dir $(DEMO)/logs_search \
+		--json_out $(DEMO)/search_train.json
 
 bench: venv
 	$(PY) bench/report.py --output docs/PERFORMANCE.md --json_out $(DEMO)/bench.json

@@ -317,7 +317,12 @@ def to_dict(config):
                            "num_bits": head.num_bits}}
 
 
+def dumps(config):
+    """The JSON text, indented as the reference writes it."""
+    return json.dumps(to_dict(config), indent=4)
+
+
 def save(config, path):
-    """Writes `path` atomically, indented as the reference writes it."""
-    text = json.dumps(to_dict(config), indent=4)
+    """Writes `path` atomically."""
+    text = dumps(config)
     cli.atomic_write(path, lambda stream: stream.write(text.encode()))

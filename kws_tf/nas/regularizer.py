@@ -1,8 +1,10 @@
 """The resource regulariser of the architecture loss (--target_hardware flops).
 
-Expected FLOPs: E[F] = F_fixed + sum over edges of <p_e, F_e>, with F_e the reference's count
-of every candidate (kws_tf.nas.space.flops_table) and p_e the edge's (involved) probabilities;
-all candidates of an edge give the same output size, so this is exact.
+Expected FLOPs: a search space's ``flops_model(input_shape)`` computes E[F] under the edges'
+(involved) probabilities, differentiably; for nas-for-kws's space that is ``LinearFlops``,
+E[F] = F_fixed + sum over edges of <p_e, F_e>, with F_e the reference's count of every
+candidate (kws_tf.nas.space.flops_table): all candidates of an edge give the same output size,
+so this is exact.
 
 Losses (--grad_reg_loss_type), T = --flops_ref_value:
   ``mul#log``    a * CE * (ln E[F] / ln T) ** beta  (the reference's runs; beta = 0: plain a * CE)
@@ -18,12 +20,23 @@ from kws_tf.errors import KwsError
 LOSS_TYPES = ("mul#log", "add#linear")
 
 
-def expected_flops(probabilities, table, constant):
-    """E[F] as a float32 scalar, differentiable in the probabilities."""
-    total = tf.constant(float(constant))
-    for probs, counts in zip(probabilities, table, strict=True):
-        total += tf.reduce_sum(probs * tf.constant(counts, tf.float32))
-    return total
+class LinearFlops:
+    """FLOPs that add up edge by edge: a fixed part plus each edge's chosen candidate's."""
+
+    def __init__(self, constant, table):
+        self.constant, self.table = constant, table
+
+    def expected(self, probabilities):
+        """E[F] as a float32 scalar, differentiable in the probabilities."""
+        total = tf.constant(float(self.constant))
+        for probs, counts in zip(probabilities, self.table, strict=True):
+            total += tf.reduce_sum(probs * tf.constant(counts, tf.float32))
+        return total
+
+    def of(self, paths):
+        """The exact FLOPs of one network (a candidate index per edge)."""
+        return self.constant + sum(row[int(p)] for row, p in zip(self.table, paths,
+                                                                  strict=True))
 
 
 def check(loss_type, ref_value):

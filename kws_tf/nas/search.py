@@ -8,8 +8,9 @@ paths drawn from the (near-uniform) architecture distribution, then ``--n_epochs
 ``--grad_update_arch_param_every``-th weight step (from the second search epoch on) is
 followed by ``--grad_update_steps`` architecture steps on validation batches. Then the most
 probable op of every edge gives the network, written to ``<path>/learned_net/``:
-``net.config`` (the reference's JSON), ``run.config`` and ``init`` (a checkpoint of the
-network with the supernet's weights, plus its sidecar ``init.json``). ``<path>/logs/`` gets
+``net.config`` (the reference's JSON; ``model_size_info`` for --search_space ds_cnn_bf),
+``run.config`` and ``init`` (a checkpoint of the network with the supernet's weights, plus
+its sidecar ``init.json``, for train.py --start_checkpoint). ``<path>/logs/`` gets
 ``search.jsonl`` (one line per epoch: probabilities, expected FLOPs, the arg-max network) and
 TensorBoard scalars.
 """
@@ -29,11 +30,13 @@ from kws_tf import cli, features
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint
-from kws_tf.nas import gates, net_config, regularizer, space, supernet
+from kws_tf.nas import ds_cnn_bf_space as dsb
+from kws_tf.nas import gates, regularizer, space, supernet
 from kws_tf.nas.searcher import SearchSettings, Searcher, arch_rate, cosine_rate
 
 WARMUP_LR = 0.05  # hard-coded in the reference, whatever --init_lr says
 DEFAULT_N_MFCC = 10
+SEARCH_SPACES = ("proxyless", "ds_cnn_bf")
 NO_AUGMENTATION = pipeline.AugmentConfig(time_shift_ms=0, background_frequency=0,
                                          background_volume=0)
 
@@ -48,7 +51,10 @@ def build_parser():
     group.add_argument("--n_mfcc", type=int, default=None,
                        help=f"nas-for-kws's name for --dct_coefficient_count (default "
                             f"{DEFAULT_N_MFCC}).")
-    parser.set_defaults(window_size_ms=40.0, window_stride_ms=20.0, dct_coefficient_count=None)
+    # nas-for-kws downloads its data in a separate step, and its search reads the folder as it
+    # is: so does this one unless --data_url is given.
+    parser.set_defaults(data_url="", window_size_ms=40.0, window_stride_ms=20.0,
+                        dct_coefficient_count=None)
 
     run = parser.add_argument_group("run (as nas-for-kws arch_search.py)")
     run.add_argument("--path", required=True,
@@ -82,6 +88,10 @@ def build_parser():
     run.add_argument("--n_worker", type=int, default=4, help="Threads of the input pipeline.")
 
     net = parser.add_argument_group("supernet (as nas-for-kws arch_search.py)")
+    net.add_argument("--search_space", choices=SEARCH_SPACES, default="proxyless",
+                     help="'proxyless': nas-for-kws's MBConv supernet (net.config, model "
+                          "'nas'); 'ds_cnn_bf': bias-free depthwise-separable blocks for the "
+                          "integer flow (model 'ds_cnn_bf'; the --ds_* flags).")
     net.add_argument("--width_stages", default="72",
                      help="Comma list of stage widths (before --width_mult).")
     net.add_argument("--n_cell_stages", default="12", help="Comma list of blocks per stage.")
@@ -96,6 +106,17 @@ def build_parser():
     net.add_argument("--weight_bits", type=int, default=None,
                      help="Quantise every conv and linear weight to this many bits (1 to 8, "
                           "straight-through) during the search; written to net.config.")
+
+    ds = parser.add_argument_group("--search_space ds_cnn_bf")
+    ds.add_argument("--ds_first_conv", default=",".join(map(str, dsb.DEFAULT_FIRST_CONV)),
+                    help="The fixed first conv: features,kernel_t,kernel_f,stride_t,stride_f.")
+    ds.add_argument("--ds_blocks", type=int, default=dsb.DEFAULT_BLOCKS,
+                    help="Depthwise-separable blocks to choose (all but the last may be "
+                         "skipped).")
+    ds.add_argument("--ds_kernel_sizes", default=",".join(map(str, dsb.DEFAULT_KERNEL_SIZES)),
+                    help="Depthwise kernel sizes to choose from.")
+    ds.add_argument("--ds_widths", default=",".join(map(str, dsb.DEFAULT_WIDTHS)),
+                    help="Pointwise widths to choose from.")
 
     arch = parser.add_argument_group("architecture steps (as nas-for-kws arch_search.py)")
     arch.add_argument("--arch_init_type", choices=supernet.ARCH_INIT_TYPES, default="normal")
@@ -155,9 +176,8 @@ def _check(args):
                  "grad_update_steps"):
         if getattr(args, name) <= 0:
             raise KwsError(f"--{name} must be positive, got {getattr(args, name)}")
-    for name in ("warmup_epochs",):
-        if getattr(args, name) < 0:
-            raise KwsError(f"--{name} must not be negative, got {getattr(args, name)}")
+    if args.warmup_epochs < 0:
+        raise KwsError(f"--warmup_epochs must not be negative, got {args.warmup_epochs}")
     if args.grad_data_batch is not None and args.grad_data_batch <= 0:
         raise KwsError(f"--grad_data_batch must be positive, got {args.grad_data_batch}")
     if args.weight_bits is not None and not 0 < args.weight_bits <= 8:
@@ -170,9 +190,18 @@ def _check(args):
         raise KwsError(f"--bn_momentum must be between 0 and 1, got {args.bn_momentum}")
     if args.target_hardware:
         regularizer.check(args.grad_reg_loss_type, args.flops_ref_value)
+    if args.search_space == "ds_cnn_bf":
+        for name, off in (("weight_bits", None), ("dropout", 0.0)):
+            if getattr(args, name) != off:
+                raise KwsError(f"--{name} does not apply to --search_space ds_cnn_bf (its "
+                               "model has no weight quantiser and no dropout)")
 
 
 def search_space_from_flags(args, label_count):
+    if args.search_space == "ds_cnn_bf":
+        return dsb.ds_cnn_bf_space(
+            label_count, first_conv=_int_list(args, "ds_first_conv"), blocks=args.ds_blocks,
+            kernel_sizes=_int_list(args, "ds_kernel_sizes"), widths=_int_list(args, "ds_widths"))
     stages = [_int_list(args, name) for name in ("width_stages", "n_cell_stages",
                                                  "stride_stages")]
     if len({len(s) for s in stages}) != 1:
@@ -257,8 +286,7 @@ def search(args):
     words = speech_commands.prepare_words_list(data_config.wanted_words)
     search_space = search_space_from_flags(args, len(words))
     settings = settings_from_flags(args)
-    learned = os.path.join(args.path, "learned_net")
-    cli.check_writable(os.path.join(learned, "net.config"))
+    cli.check_writable(os.path.join(args.path, "learned_net", "init"))
 
     download.maybe_download_and_extract(args.data_url, args.data_dir)
     index = speech_commands.build_index(data_config, feature_config.sample_rate)
@@ -292,76 +320,94 @@ def search(args):
     started = time.time()
     record = {}
     for epoch_index in range(total_epochs):
-        warmup = epoch_index < args.warmup_epochs
-        epoch = epoch_index if warmup else epoch_index - args.warmup_epochs
-        phase_batches = (args.warmup_epochs if warmup else args.n_epochs) * batches_per_epoch
-        print(f"{'warm-up' if warmup else 'search'} epoch {epoch + 1}/"
-              f"{args.warmup_epochs if warmup else args.n_epochs}")
-        progress = keras.utils.Progbar(batches_per_epoch,
-                                       stateful_metrics=["loss", "acc", "E[FLOPs]"])
-        losses, accuracies, arch_steps = [], [], 0
-        weight_lr = arch_lr = 0.0
-        for i in range(batches_per_epoch):
-            step = epoch * batches_per_epoch + i
-            weight_lr = cosine_rate(WARMUP_LR if warmup else args.init_lr, step, phase_batches)
-            features_batch, labels = next(train)
-            loss, accuracy, _ = searcher.weight_step(features_batch, labels,
-                                                     tf.constant(weight_lr, tf.float32))
-            losses.append(float(loss))
-            accuracies.append(float(accuracy))
-            if not warmup and epoch > 0 and (i + 1) % args.grad_update_arch_param_every == 0:
-                arch_lr = arch_rate(args.arch_lr, step, phase_batches)
-                for _ in range(args.grad_update_steps):
-                    searcher.arch_step(*next(arch_batches), tf.constant(arch_lr, tf.float32))
-                    arch_steps += 1
-            if (i + 1) % args.print_frequency == 0 or i + 1 == batches_per_epoch:
-                progress.update(i + 1, [("loss", np.mean(losses)), ("acc", np.mean(accuracies)),
-                                        ("E[FLOPs]", searcher.expected_flops())])
+        record = _run_epoch(searcher, args, epoch_index, batches_per_epoch, train, arch_batches)
         paths = net.argmax_paths()
         valid_accuracy = None
         if (epoch_index + 1) % args.validation_frequency == 0 or \
                 epoch_index + 1 == total_epochs:
             valid_accuracy = searcher.accuracy(validation, paths, training=True)
-        record = {"epoch_index": epoch_index, "phase": "warmup" if warmup else "search",
-                  "epoch": epoch + 1, "train_loss": float(np.mean(losses)),
-                  "train_accuracy": float(np.mean(accuracies)), "valid_accuracy": valid_accuracy,
-                  "expected_flops": searcher.expected_flops(),
-                  "argmax": _op_names(net, paths), "argmax_flops": searcher.path_flops(paths),
-                  "weight_lr": weight_lr, "arch_lr": arch_lr, "arch_steps": arch_steps,
-                  "probabilities": [[round(float(p), 5) for p in probs]
-                                    for probs in net.probabilities()],
-                  "seconds": time.time() - started}
+        record.update(valid_accuracy=valid_accuracy, expected_flops=searcher.expected_flops(),
+                      argmax=_op_names(net, paths), argmax_flops=searcher.flops.of(paths),
+                      probabilities=[[round(float(p), 5) for p in probs]
+                                     for probs in net.probabilities()],
+                      seconds=time.time() - started)
         log.epoch(record)
         print(f"  arg-max net: {' '.join(record['argmax'])}; {record['argmax_flops']:,} FLOPs; "
               f"valid accuracy {'-' if valid_accuracy is None else f'{valid_accuracy:.4f}'}; "
               f"E[FLOPs] {record['expected_flops']:,.0f}")
 
     paths = net.argmax_paths()
-    model, config = net.derived_model(paths, input_shape)
-    config_path = os.path.join(learned, "net.config")
-    net_config.save(config, config_path)
+    export, prefix = _save_learned_net(net, paths, input_shape, args, n_mfcc,
+                                       index.words_list, feature_config)
+    flops = searcher.flops.of(paths)
+    parameters = int(sum(np.prod(v.shape) for v in export.model.trainable_weights))
+    learned = os.path.dirname(prefix)
+    train_flags = (export.train_flags.format(folder=learned)
+                   + f" --start_checkpoint {prefix}")
+    print(f"learned net: {' '.join(_op_names(net, paths))}\n  {flops:,} FLOPs, "
+          f"{parameters:,} parameters; written to {learned}/ "
+          f"({', '.join([*export.files, 'run.config', 'init'])})\n"
+          f"  fine-tune it: train.py {train_flags} (plus the data and feature flags)")
+    return {"learned_net": learned, "checkpoint": prefix, "argmax": _op_names(net, paths),
+            "flops": flops, "expected_flops": searcher.expected_flops(),
+            "valid_accuracy": record.get("valid_accuracy"), "train_flags": train_flags,
+            "parameters": parameters,
+            "epochs": total_epochs, "batches_per_epoch": batches_per_epoch,
+            "search_seconds": time.time() - started, "log": log.path,
+            "bad_files": len(index.bad_files)}
+
+
+def _run_epoch(searcher, args, epoch_index, batches_per_epoch, train, arch_batches):
+    """One warm-up or search epoch with its progress bar; the start of its log record."""
+    warmup = epoch_index < args.warmup_epochs
+    epoch = epoch_index if warmup else epoch_index - args.warmup_epochs
+    phase_batches = (args.warmup_epochs if warmup else args.n_epochs) * batches_per_epoch
+    print(f"{'warm-up' if warmup else 'search'} epoch {epoch + 1}/"
+          f"{args.warmup_epochs if warmup else args.n_epochs}")
+    progress = keras.utils.Progbar(batches_per_epoch,
+                                   stateful_metrics=["loss", "acc", "E[FLOPs]"])
+    losses, accuracies, arch_steps = [], [], 0
+    weight_lr = arch_lr = 0.0
+    for i in range(batches_per_epoch):
+        step = epoch * batches_per_epoch + i
+        weight_lr = cosine_rate(WARMUP_LR if warmup else args.init_lr, step, phase_batches)
+        loss, accuracy, _ = searcher.weight_step(*next(train),
+                                                 tf.constant(weight_lr, tf.float32))
+        losses.append(float(loss))
+        accuracies.append(float(accuracy))
+        if not warmup and epoch > 0 and (i + 1) % args.grad_update_arch_param_every == 0:
+            arch_lr = arch_rate(args.arch_lr, step, phase_batches)
+            for _ in range(args.grad_update_steps):
+                searcher.arch_step(*next(arch_batches), tf.constant(arch_lr, tf.float32))
+                arch_steps += 1
+        if (i + 1) % args.print_frequency == 0 or i + 1 == batches_per_epoch:
+            progress.update(i + 1, [("loss", np.mean(losses)), ("acc", np.mean(accuracies)),
+                                    ("E[FLOPs]", searcher.expected_flops())])
+    return {"epoch_index": epoch_index, "phase": "warmup" if warmup else "search",
+            "epoch": epoch + 1, "train_loss": float(np.mean(losses)),
+            "train_accuracy": float(np.mean(accuracies)), "weight_lr": weight_lr,
+            "arch_lr": arch_lr, "arch_steps": arch_steps}
+
+
+def _save_learned_net(net, paths, input_shape, args, n_mfcc, labels, feature_config):
+    """<path>/learned_net/: the network's files, run.config, and the checkpoint `init` with its
+    sidecar. Returns (the Export, the checkpoint prefix)."""
+    learned = os.path.join(args.path, "learned_net")
+    export = net.export(paths, input_shape)
+    for name, text in export.files.items():
+        cli.atomic_write(os.path.join(learned, name),
+                         lambda stream, text=text: stream.write(text.encode()))
     cli.write_json(os.path.join(learned, "run.config"), run_config(args, n_mfcc))
     prefix = os.path.join(learned, "init")
-    checkpoint.save(model, prefix, {
-        "model_architecture": "nas", "model_size_info": [], "input_shape": list(input_shape),
-        "labels": list(index.words_list), "wanted_words": args.wanted_words,
+    checkpoint.save(export.model, prefix, {
+        **export.sidecar, "input_shape": list(input_shape), "labels": list(labels),
+        "wanted_words": args.wanted_words,
         "features": {"sample_rate": feature_config.sample_rate,
                      "clip_duration_ms": feature_config.clip_duration_ms,
                      "window_size_ms": feature_config.window_size_ms,
                      "window_stride_ms": feature_config.window_stride_ms,
-                     "dct_coefficient_count": feature_config.dct_coefficient_count},
-        "net_config": net_config.to_dict(config)})
-    flops = searcher.path_flops(paths)
-    print(f"learned net: {' '.join(_op_names(net, paths))}\n  {flops:,} FLOPs, "
-          f"{int(sum(np.prod(v.shape) for v in model.trainable_weights)):,} parameters; "
-          f"written to {learned}/ (net.config, run.config, init)")
-    return {"net_config": config_path, "checkpoint": prefix, "argmax": _op_names(net, paths),
-            "flops": flops, "expected_flops": searcher.expected_flops(),
-            "valid_accuracy": record.get("valid_accuracy"),
-            "parameters": int(sum(np.prod(v.shape) for v in model.trainable_weights)),
-            "epochs": total_epochs, "batches_per_epoch": batches_per_epoch,
-            "search_seconds": time.time() - started, "log": log.path,
-            "bad_files": len(index.bad_files)}
+                     "dct_coefficient_count": feature_config.dct_coefficient_count}})
+    return export, prefix
 
 
 def main(argv=None):

@@ -15,8 +15,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from kws_tf.nas import gates, regularizer
+from kws_tf.nas.candidates import ZeroOp
 from kws_tf.nas.optimizers import ArchAdam, PathSGD
-from kws_tf.nas.supernet import ZeroOp
 
 NO_DECAY_KEYS = ("bn", "bn#bias")
 
@@ -72,7 +72,7 @@ class Searcher:
 
     def __init__(self, net, input_shape, settings):
         self.net, self.settings = net, settings
-        self.flops_constant, self.flops_table = net.space.flops_table(input_shape)
+        self.flops = net.space.flops_model(input_shape)
         self.generator = tf.random.Generator.from_seed(settings.seed)
         self.fixed = net.stem_variables() + net.head_variables()
         self.weights = self.fixed + [v for edge in net.edges for v in edge.trainable_variables
@@ -132,7 +132,7 @@ class Searcher:
             cross_entropy = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
             probabilities = [gates.involved_probabilities(a, i) for a, i in zip(alphas, involved)]
-            expected = self._expected_flops(probabilities)
+            expected = self.flops.expected(probabilities)
             loss = self._loss(cross_entropy, expected)
         gradient, *regularizer_gradients = tape.gradient(loss, [x, *alphas])
         logit_gradients = [None] * len(alphas)
@@ -150,9 +150,6 @@ class Searcher:
                 alpha.assign(gates.rescale(alpha, old, inv))
         return cross_entropy, loss, expected, active
 
-    def _expected_flops(self, probabilities):
-        return regularizer.expected_flops(probabilities, self.flops_table, self.flops_constant)
-
     def _loss(self, cross_entropy, expected):
         s = self.settings
         return regularizer.regularized_loss(
@@ -162,10 +159,7 @@ class Searcher:
 
     def expected_flops(self):
         """E[FLOPs] under the current architecture distribution."""
-        return float(self._expected_flops([tf.nn.softmax(a) for a in self.net.arch_parameters]))
-
-    def path_flops(self, paths):
-        return self.flops_constant + sum(row[p] for row, p in zip(self.flops_table, paths))
+        return float(self.flops.expected([tf.nn.softmax(a) for a in self.net.arch_parameters]))
 
     def accuracy(self, dataset, paths, training):
         """Accuracy of the network `paths` on `dataset`. training=True uses batch statistics,

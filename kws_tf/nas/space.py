@@ -1,14 +1,20 @@
-"""Search spaces: what a supernet chooses from, edge by edge.
+"""nas-for-kws's search space: what its supernet chooses from, edge by edge.
 
 A SearchSpace is a net.config with a list of candidate ops instead of one op per block: the
 fixed stem, feature mix and classifier, and one Edge per block. ``derive(choices)`` turns one
 choice per edge into the NetConfig of that network; ``flops_table`` gives the reference's
 operation counts (kws_tf.nas.flops) of the fixed part and of every candidate, from which the
 expected FLOPs under the architecture distribution follow exactly.
+
+Every search space gives kws_tf.nas.supernet the same few things: ``edges`` (each with its
+``ops`` and ``shortcut``), ``stem_layers()``, ``candidate(op, name)``, ``head_layers()``,
+``flops_model(input_shape)`` (kws_tf.nas.regularizer) and ``export(net, paths, input_shape)``
+(the derived model with the supernet's weights, and how to rebuild it).
 """
 import dataclasses
 
-from kws_tf.nas import flops
+from kws_tf.models import nas as nas_model
+from kws_tf.nas import candidates, flops, layers, regularizer
 from kws_tf.nas import net_config as nc
 
 KERNEL_SIZES = (3, 5, 7)
@@ -26,6 +32,17 @@ class Edge:
     ops: tuple
     shortcut: bool
     channels: int  # output channels
+
+
+@dataclasses.dataclass(frozen=True)
+class Export:
+    """A derived network: the model (holding the supernet's weights), the sidecar fields that
+    rebuild it, and the files that describe it ({name: text} for learned_net/)."""
+
+    model: object
+    sidecar: dict
+    files: dict
+    train_flags: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +76,44 @@ class SearchSpace:
         constant += flops.op_flops(self.feature_mix, hw)[0]
         constant += self.classifier.in_features * self.classifier.out_features
         return constant, table
+
+    @property
+    def label_count(self):
+        return self.classifier.out_features
+
+    def flops_model(self, input_shape):
+        return regularizer.LinearFlops(*self.flops_table(input_shape))
+
+    def stem_layers(self):
+        return layers.conv_bn_act(self.first_conv, "first_conv", self)
+
+    def head_layers(self):
+        return (layers.conv_bn_act(self.feature_mix, "feature_mix", self)
+                + layers.classifier(self.classifier, self.label_count))
+
+    def candidate(self, op, name):
+        if isinstance(op, nc.Zero):
+            return candidates.ZeroOp(name=name)
+        return candidates.MBConvCandidate(op, self.bn_momentum, self.bn_eps, name=name)
+
+    def export(self, net, paths, input_shape):
+        """The kws_tf.models.nas model of `paths` with the chosen candidates' weights."""
+        config = self.derive(paths)
+        model = nas_model.model([], input_shape, self.label_count, net_config=config)
+        for layer in net.stem + net.head:
+            if layer.weights:
+                model.get_layer(layer.name).set_weights(layer.get_weights())
+        for i, (edge, path) in enumerate(zip(net.edges, paths)):
+            candidate = edge.candidates[path]
+            for step in getattr(candidate, "steps", []):
+                if step.weights:
+                    target = f"block{i}" + step.name[len(candidate.name):]
+                    model.get_layer(target).set_weights(step.get_weights())
+        return Export(model=model,
+                      sidecar={"model_architecture": "nas", "model_size_info": [],
+                               "net_config": nc.to_dict(config)},
+                      files={"net.config": nc.dumps(config)},
+                      train_flags="--model_architecture nas --net_config {folder}/net.config")
 
 
 def make_divisible(value, divisor=8):

@@ -59,3 +59,9 @@ def test_widths_follow_make_divisible():
     assert [space.make_divisible(72 * w) for w in (0.75, 1.0, 1.25)] == [56, 72, 88]
     assert [space.make_divisible(144 * w) for w in (0.75, 1.0, 1.25)] == [112, 144, 184]
     assert space.make_divisible(3) == 8
+
+
+def test_the_initial_all_3x3_mbconv1_supernet_path_is_the_reference_s_6_2_m():
+    """The dev fork's warm-up log: 6.2 M FLOPs with every edge on index 0."""
+    model = space.proxyless(12).flops_model(flops.reference_input_shape(10))
+    assert model.of([0] * 12) == 1_665_648 + 12 * 379_080 == 6_214_608

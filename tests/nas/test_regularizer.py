@@ -16,7 +16,7 @@ def test_uniform_logits_give_the_reference_expected_flops():
     exact = constant + sum(Fraction(sum(row), len(row)) for row in table)
     assert round(exact) == 36_508_700
     # The regulariser computes in float32 (one unit in the last place is 4 FLOPs here).
-    assert float(regularizer.expected_flops(uniform, table, constant)) == \
+    assert float(regularizer.LinearFlops(constant, table).expected(uniform)) == \
         pytest.approx(36_508_700, rel=1e-6)
 
 
@@ -28,7 +28,7 @@ def _gradient(beta, loss_type="mul#log", cross_entropy=1.3):
     alphas = [tf.Variable([0.2, -0.1, 0.4]), tf.Variable([0.0, 0.3, -0.2])]
     with tf.GradientTape() as tape:
         probs = [tf.nn.softmax(a) for a in alphas]
-        expected = regularizer.expected_flops(probs, TABLE, CONSTANT)
+        expected = regularizer.LinearFlops(CONSTANT, TABLE).expected(probs)
         loss = regularizer.regularized_loss(tf.constant(cross_entropy), expected, "flops",
                                             loss_type, 1.0, beta, 0.5, 1500.0)
     return [p.numpy() for p in probs], float(expected), tape.gradient(loss, alphas)

@@ -55,6 +55,8 @@ def test_a_short_search_writes_the_learned_net_its_weights_and_logs(data_dir, tm
     figures = json.loads((tmp_path / "figures.json").read_text())
     learned = out / "learned_net"
     config = net_config.load(learned / "net.config")
+    assert figures["train_flags"] == (f"--model_architecture nas --net_config {learned}/net.config"
+                                      f" --start_checkpoint {learned}/init")
     assert [block.op.name for block in config.blocks] == figures["argmax"]
     assert config.first_conv.num_bits == 8 and config.classifier.out_features == 4
     assert json.loads((learned / "run.config").read_text())["n_mfcc"] == 10

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kws_tf.nas import flops, gates, supernet
+from kws_tf.nas import candidates, flops, net_config, space, supernet
 from tests.nas import helpers
 
 
@@ -52,7 +52,7 @@ def test_forward_and_recomputed_backward_move_batch_norm_statistics_as_one_updat
 
 def test_a_zero_path_makes_the_block_the_identity():
     edge, x = _edge()
-    zero = [i for i, c in enumerate(edge.candidates) if isinstance(c, supernet.ZeroOp)]
+    zero = [i for i, c in enumerate(edge.candidates) if isinstance(c, candidates.ZeroOp)]
     assert zero == [len(edge.candidates) - 1]
     assert np.array_equal(edge(x, tf.constant(zero[0]), training=True), x)
 
@@ -79,7 +79,7 @@ def test_a_weight_step_changes_only_the_sampled_path():
                                      for v in candidate.trainable_variables])
             same = all(np.array_equal(a, b) for a, b in zip(weights + buffers, now + now_buffers))
             if j == path:
-                assert not same or isinstance(candidate, supernet.ZeroOp)
+                assert not same or isinstance(candidate, candidates.ZeroOp)
             else:
                 assert same, (edge.name, candidate.name)
     assert not any(np.array_equal(a, b) for a, b in zip(fixed, _snapshot(searcher.fixed)))
@@ -106,7 +106,7 @@ def test_expected_flops_of_a_near_one_hot_distribution_are_the_derived_network_s
         alpha.assign(tf.one_hot(choice, alpha.shape[0]) * 50.0)
     derived = flops.net_flops(searcher.net.space.derive(choices), helpers.INPUT_SHAPE)
     assert searcher.expected_flops() == pytest.approx(derived, rel=1e-6)
-    assert searcher.path_flops(choices) == derived
+    assert searcher.flops.of(choices) == derived
 
 
 @pytest.mark.parametrize("weight_bits", [None, 8])
@@ -116,8 +116,10 @@ def test_the_derived_model_inherits_the_chosen_candidates_weights(weight_bits):
     for _ in range(3):
         searcher.weight_step(features, labels, tf.constant(0.1))
     paths = [1, 3, 4]
-    model, config = searcher.net.derived_model(paths, helpers.INPUT_SHAPE)
+    export = searcher.net.export(paths, helpers.INPUT_SHAPE)
+    model, config = export.model, net_config.from_dict(export.sidecar["net_config"])
     assert [b.op.name for b in config.blocks] == ["3x3_MBConv2", "7x7_MBConv2", "Zero"]
+    assert export.sidecar["model_architecture"] == "nas" and "net.config" in export.files
     expected = searcher.net(features, tf.constant(paths), training=False)
     assert np.allclose(model(features, training=False), expected, atol=1e-5)
 
@@ -132,3 +134,24 @@ def test_two_mode_moves_probability_only_within_the_drawn_pair():
         assert changed.sum() in (0, 2)
         assert np.isclose(new[changed].sum(), old[changed].sum(), atol=1e-5)
     assert sum(float(s) for s in searcher.arch_optimizer.steps) >= 1
+
+
+def test_a_mixed_edge_round_trips_through_its_config():
+    edge, x = _edge()
+    clone = supernet.MixedEdge.from_config(edge.get_config())
+    assert [c.name for c in clone.candidates] == [c.name for c in edge.candidates]
+    assert clone.shortcut and isinstance(clone.candidates[-1], candidates.ZeroOp)
+    clone(x, tf.constant(0))
+    clone.set_weights(edge.get_weights())
+    assert np.allclose(clone(x, tf.constant(2), training=False),
+                       edge(x, tf.constant(2), training=False))
+
+
+@pytest.mark.slow
+def test_the_full_supernet_has_the_reference_parameter_count():
+    """9,417,684 with the classifier's unused bias (reference, section 3.4)."""
+    net = supernet.SuperNet(space.proxyless(12)).build_for((49, 10))
+    weights = sum(int(np.prod(v.shape)) for v in net.trainable_variables
+                  if all(v is not a for a in net.arch_parameters))
+    assert weights + 12 == 9_417_684
+    assert sum(int(a.shape[0]) for a in net.arch_parameters) == 227
