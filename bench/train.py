@@ -13,7 +13,8 @@ and the ratio (1)/(2) per model (target >= 0.8: the input pipeline is never
 the bottleneck). It also times (3) the pipeline alone (batches/s, no training
 step): on a CPU-only machine the pipeline and the step share the same cores,
 so (1) is at most 1 / (1/(2) + 1/(3)); where the step runs on an accelerator,
-(3)/(2) >= 1 means the pipeline keeps up with it. Each run warms up (tracing, pipeline start) before it times
+(3)/(2) >= 1 means the pipeline keeps up with it. Each run warms up (tracing,
+pipeline start) before it times
 --steps steps; each figure is the median over --runs runs.
 
     python bench/train.py [--steps 200] [--runs 5] [--num_clips 2000] [--json_out F]

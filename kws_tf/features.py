@@ -192,7 +192,8 @@ def main(argv=None):
                   "min": float(features.min()), "max": float(features.max())}
         if args.quantize_bits:
             if not 2 <= args.quantize_bits <= 32:
-                raise KwsError(f"--quantize_bits must be between 2 and 32, got {args.quantize_bits}")
+                raise KwsError(f"--quantize_bits must be between 2 and 32, got "
+                               f"{args.quantize_bits}")
             frac_bits = args.input_frac_bits
             if frac_bits is None:
                 frac_bits = choose_frac_bits(float(np.abs(features).max()), args.quantize_bits)

@@ -51,7 +51,8 @@ def test_frame_counts_are_hello_edges(window, stride, dct, shape):
 
 @pytest.mark.parametrize("overrides, flag", [
     ({"window_size_ms": 1200}, "--window_size_ms"), ({"window_stride_ms": 0}, "--window_stride_ms"),
-    ({"dct_coefficient_count": 41}, "--dct_coefficient_count"), ({"sample_rate": 0}, "--sample_rate")])
+    ({"dct_coefficient_count": 41}, "--dct_coefficient_count"),
+    ({"sample_rate": 0}, "--sample_rate")])
 def test_impossible_settings_name_the_flag(overrides, flag):
     with pytest.raises(KwsError, match=flag):
         features.FeatureConfig(**overrides).validate()

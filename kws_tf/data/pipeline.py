@@ -215,7 +215,8 @@ class SplitData:
             window = tf.map_fn(lambda first: tf.slice(noise, [first], [samples]),
                                tf.gather(starts, which) + offset, fn_output_signature=tf.float32)
             use = tf.random.stateless_uniform([batch_size], keys[3]) < augment.background_frequency
-            gain = tf.random.stateless_uniform([batch_size], keys[4], 0.0, augment.background_volume)
+            gain = tf.random.stateless_uniform([batch_size], keys[4], 0.0,
+                                               augment.background_volume)
             gain = tf.where(use, gain, 0.0)[:, tf.newaxis]
             clips = tf.clip_by_value(clips + gain * window, -1.0, 1.0)
         return clips

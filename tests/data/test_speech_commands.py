@@ -64,7 +64,8 @@ def test_index_labels_silence_and_unknown_like_hello_edge(tmp_path):
 
 def test_lists_split_uses_the_data_sets_own_lists(tmp_path):
     root = make_dataset(tmp_path, speakers=10)
-    (root / "validation_list.txt").write_text("yes/00000001_nohash_0.wav\nno/00000002_nohash_0.wav\n")
+    (root / "validation_list.txt").write_text(
+        "yes/00000001_nohash_0.wav\nno/00000002_nohash_0.wav\n")
     (root / "testing_list.txt").write_text("yes/00000003_nohash_0.wav\n")
     index = _index(root, split="lists", silence_percentage=0, unknown_percentage=0)
     names = {s: sorted(os.path.relpath(i.path, root) for i in items)
