@@ -66,7 +66,9 @@ def read_info(prefix):
 def _read(model, prefix):
     """Restores every weight of `model`; a KwsError naming the checkpoint when they differ."""
     try:
-        tf.train.Checkpoint(model=model).read(os.fspath(prefix)).assert_existing_objects_matched().expect_partial()
+        status = tf.train.Checkpoint(model=model).read(os.fspath(prefix))
+        status.expect_partial()  # optimizer slots of a training checkpoint are not needed
+        status.assert_existing_objects_matched()
     except (tf.errors.NotFoundError, tf.errors.DataLossError) as error:
         raise KwsError(f"{prefix}: cannot read the checkpoint ({error.message})") from None
     except (AssertionError, ValueError) as error:

@@ -129,8 +129,8 @@ def restore(checkpoint, prefix, what):
     """Reads `prefix` into `checkpoint`; a mismatch is a KwsError naming the checkpoint."""
     try:
         status = checkpoint.read(prefix)
-        status.assert_existing_objects_matched()
         status.expect_partial()
+        status.assert_existing_objects_matched()
     except (tf.errors.NotFoundError, tf.errors.DataLossError) as error:
         raise KwsError(f"{what} {prefix}: cannot read it ({error.message.splitlines()[0]})") \
             from None
