@@ -20,7 +20,7 @@ from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.export import hardware
 from kws_tf.models import checkpoint
-from kws_tf.quant import analysis, extract, integer_sim, qat
+from kws_tf.quant import analysis, extract, integer_sim, qat, rounding
 from kws_tf.quant import integer_graph as ig
 
 EVALUATED = {"validation": "validation", "testing": "test"}
@@ -51,6 +51,11 @@ def build_parser():
     group.add_argument("--fold_biases", action="store_true",
                        help="Accept a ds_cnn (biases, batch norm): fold batch norm into the "
                             "weights and carry every bias in accumulator units.")
+    group.add_argument("--post_training_rounding", action="store_true",
+                       help="Also evaluate nas-for-kws's post-training rounding: every conv "
+                            "kernel rounded to 2**--weight_bits levels between its min and max. "
+                            "For models without an integer graph (e.g. nas), only this row and "
+                            "float are shown.")
     group = parser.add_argument_group("hardware exports")
     group.add_argument("--export_dir", default="",
                        help="Write weight.h, the C reference, examples/ and analysis.txt "
@@ -107,9 +112,10 @@ def _feature_maps(split, batch_size):
     return np.concatenate([maps.numpy() for maps, _ in batches]), split.labels
 
 
-def _predictors(model, graph, batch_size, qat_model=None):
+def _predictors(model, graph, batch_size, qat_model=None, rounded_model=None):
     """One row of the accuracy table each: name -> (float maps -> predicted labels); a tfmot
-    QAT checkpoint adds its fake-quant model's row."""
+    QAT checkpoint adds its fake-quant model's row, --post_training_rounding its own, and
+    the integer graph is the last (when the model has one)."""
     def keras_predict(keras_model):
         return lambda maps: np.argmax(keras_model.predict(maps, batch_size=batch_size,
                                                           verbose=0), axis=-1)
@@ -117,7 +123,10 @@ def _predictors(model, graph, batch_size, qat_model=None):
     rows = {"float": keras_predict(model)}
     if qat_model is not None:
         rows["QAT fake-quant"] = keras_predict(qat_model)
-    rows["integer"] = lambda maps: ig.predict(graph, maps)
+    if rounded_model is not None:
+        rows["post-training rounding"] = keras_predict(rounded_model)
+    if graph is not None:
+        rows["integer"] = lambda maps: ig.predict(graph, maps)
     return rows
 
 
@@ -139,10 +148,21 @@ def run(args):
         model = qat.float_weights(qat_model, models.build_model(
             info["model_architecture"], info["model_size_info"], info["input_shape"],
             len(info["labels"])))
+    rounded_model = None
+    if args.post_training_rounding:
+        rounded_model = checkpoint.build_and_restore(prefix, info)
+        names = rounding.round_convolutions(rounded_model, args.weight_bits)
+        print(f"post-training rounding: {len(names)} conv kernels to 2**{args.weight_bits} "
+              "levels between their min and max")
+    integer = not args.post_training_rounding or \
+        info["model_architecture"] in extract.SUPPORTED
     stages = extract.float_stages(model, info["model_architecture"], args.fold_biases,
-                                  where=f"--checkpoint {prefix}")
-    if args.shifts is not None:
+                                  where=f"--checkpoint {prefix}") if integer else None
+    if integer and args.shifts is not None:
         ig.check_shifts(stages, args.shifts)
+    if args.export_dir and not integer:
+        raise KwsError(f"--export_dir: a {info['model_architecture']} model has no integer "
+                       "graph to export")
     print(f"checkpoint: {chosen}{f' ({prefix})' if chosen != prefix else ''}: "
           f"{info['model_architecture']} {' '.join(map(str, info['model_size_info']))}, "
           f"{len(info['labels'])} labels")
@@ -159,24 +179,29 @@ def run(args):
     if args.export_dir and not len(data["validation"][0]):
         raise KwsError(f"--export_dir {args.export_dir}: the validation split is empty, and "
                        "the examples and analysis.txt are made from it")
-    graph, choice = _integer_graph(args, stages, index, feature_config)
-    print("\n".join(choice + ig.describe(graph)))
+    graph = None
+    if integer:
+        graph, choice = _integer_graph(args, stages, index, feature_config)
+        print("\n".join(choice + ig.describe(graph)))
 
     results = {}
-    for row, predict in _predictors(model, graph, args.batch_size, qat_model).items():
+    for row, predict in _predictors(model, graph, args.batch_size, qat_model,
+                                    rounded_model).items():
         results[row] = {name: predict(maps) if len(maps) else np.zeros(0, np.int64)
                         for name, (maps, _) in data.items()}
     figures = _accuracy_table(results, data)
+    figures.update(checkpoint=prefix, model_architecture=info["model_architecture"],
+                   model_size_info=info["model_size_info"], labels=info["labels"],
+                   bad_files=len(index.bad_files))
+    if graph is None:
+        return figures
     figures.update(
-        checkpoint=prefix, model_architecture=info["model_architecture"],
-        model_size_info=info["model_size_info"], labels=info["labels"],
         input_bits=graph.input_bits, input_frac_bits=graph.input_frac_bits,
         weight_bits=graph.weight_bits, activation_bits=args.activation_bits,
         weight_scales=args.weight_scales,
         shifts=graph.shifts, shift_stages=[s.name for s in graph.shifted],
         weight_frac_bits=graph.weight_frac_bits,
-        biases={s.name: [int(b) for b in s.bias] for s in graph.stages if s.bias is not None},
-        bad_files=len(index.bad_files))
+        biases={s.name: [int(b) for b in s.bias] for s in graph.stages if s.bias is not None})
     if args.export_dir:
         figures["exported"] = _export(args, stages, graph, info, index, data["validation"],
                                       prefix)
@@ -227,6 +252,8 @@ def _accuracy_table(results, data):
         print(f"{row + ' accuracy':<28}" + "".join(
             f"{accuracy[name] * 100:>11.2f}% (N={len(data[name][1])})".rjust(20)
             for name in splits))
+    if "integer" not in results:
+        return figures
     agreement = {name: float(np.mean(results["integer"][name] == results["float"][name]))
                  if len(data[name][1]) else 0.0 for name in splits}
     print(f"{'integer = float prediction':<28}" + "".join(

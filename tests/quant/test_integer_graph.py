@@ -216,3 +216,13 @@ def test_describe_names_scales_shifts_and_bias():
     text = "\n".join(ig.describe(graph))
     assert f"x 2**{graph.input_frac_bits}, rounded half to even, saturated to 6 bits" in text
     assert "shifts: 3 4 8" in text and "fc1 bias in accumulator units" in text
+
+
+def test_post_training_rounding_uses_two_to_the_bits_levels_from_min():
+    from kws_tf.quant import rounding
+
+    weights = np.array([-1.0, -0.26, 0.0, 0.49, 1.0], np.float32)
+    rounded = rounding.round_to_levels(weights, 2)  # levels -1, -0.5, 0, 0.5 (max is not one)
+    np.testing.assert_allclose(rounded, [-1.0, -0.5, 0.0, 0.5, 0.5])
+    assert len(np.unique(rounding.round_to_levels(
+        np.random.default_rng(0).normal(size=1000).astype(np.float32), 3))) == 8

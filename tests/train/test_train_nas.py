@@ -21,6 +21,21 @@ def test_a_published_net_config_trains_and_reloads_from_its_sidecar(fixtures_dir
 
     assert exit_code(evaluate.main, ["--checkpoint", tmp_path / "train", "--data_url=",
                                      "--data_dir", data_dir, "--splits", "testing"]) == 0
+    # quant_test.py: nas-for-kws's post-training rounding row next to float (no integer graph
+    # for nas); without --post_training_rounding it says why it cannot quantize.
+    from kws_tf.quant import evaluate as quant_test
+
+    quant_json = tmp_path / "quant.json"
+    assert exit_code(quant_test.main, ["--checkpoint", tmp_path / "train", "--data_url=",
+                                       "--data_dir", data_dir, "--weight_bits", "4",
+                                       "--post_training_rounding", "--json_out",
+                                       quant_json]) == 0
+    assert set(json.loads(quant_json.read_text())["accuracy"]) == {"float",
+                                                                   "post-training rounding"}
+    capsys.readouterr()
+    assert exit_code(quant_test.main, ["--checkpoint", tmp_path / "train", "--data_url=",
+                                       "--data_dir", data_dir]) == 2
+    assert "the integer graph supports ds_cnn_bf" in capsys.readouterr().err
 
 
 def test_nas_without_net_config_and_net_config_elsewhere_are_errors(tmp_path, capsys):
