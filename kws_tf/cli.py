@@ -68,6 +68,19 @@ def check_writable(path):
         raise KwsError(f"{path}: cannot write there ({error.strerror})") from None
 
 
+def read_bytes(path, flag):
+    """The bytes of a file the user named with `flag`; KwsError naming both when unreadable."""
+    try:
+        with open(path, "rb") as stream:
+            return stream.read()
+    except FileNotFoundError:
+        raise KwsError(f"{flag} {path}: no such file") from None
+    except IsADirectoryError:
+        raise KwsError(f"{flag} {path}: is a directory, not a file") from None
+    except OSError as error:
+        raise KwsError(f"{flag} {path}: cannot read ({error.strerror})") from None
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)

@@ -138,13 +138,7 @@ class _Graph:
 
 def read_graph(path):
     """The GraphDef in a binary .pb file; KwsError if it is missing or not a GraphDef."""
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read()
-    except FileNotFoundError:
-        raise KwsError(f"--graph {path}: no such file") from None
-    except OSError as error:
-        raise KwsError(f"--graph {path}: cannot read ({error.strerror})") from None
+    data = cli.read_bytes(path, "--graph")
     graph_def = graph_pb2.GraphDef()
     try:
         graph_def.ParseFromString(data)

@@ -1,6 +1,7 @@
 """The labels file of a model: one label per line, in output order (Hello Edge's format)."""
 import os
 
+from kws_tf import cli
 from kws_tf.errors import KwsError
 
 
@@ -17,14 +18,7 @@ def default_labels_paths(graph):
 def read_labels(path):
     """The labels in `path`, right-stripped; trailing blank lines are ignored."""
     try:
-        with open(path, "rb") as stream:
-            text = stream.read().decode("utf-8")
-    except FileNotFoundError:
-        raise KwsError(f"--labels {path}: no such file") from None
-    except IsADirectoryError:
-        raise KwsError(f"--labels {path}: is a directory, not a labels file") from None
-    except OSError as error:
-        raise KwsError(f"--labels {path}: cannot read ({error.strerror})") from None
+        text = cli.read_bytes(path, "--labels").decode("utf-8")
     except UnicodeDecodeError:
         raise KwsError(f"--labels {path}: not a text file (not UTF-8)") from None
     labels = [line.rstrip() for line in text.splitlines()]

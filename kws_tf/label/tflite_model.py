@@ -12,6 +12,7 @@ import numpy as np
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
+from kws_tf import cli
 from kws_tf import features as mfcc_features
 from kws_tf.errors import KwsError
 from kws_tf.export.tflite_metadata import read_metadata
@@ -32,13 +33,7 @@ class TfliteModel:
 
     def __init__(self, path, given_flags):
         self.path = path
-        try:
-            with open(path, "rb") as stream:
-                content = stream.read()
-        except FileNotFoundError:
-            raise KwsError(f"--graph {path}: no such file") from None
-        except OSError as error:
-            raise KwsError(f"--graph {path}: cannot read ({error.strerror})") from None
+        content = cli.read_bytes(path, "--graph")
         try:
             self._interpreter = tf.lite.Interpreter(
                 model_content=content, experimental_op_resolver_type=_BUILTIN_KERNELS)

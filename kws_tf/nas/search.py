@@ -14,6 +14,7 @@ its sidecar ``init.json``, for train.py --start_checkpoint). ``<path>/logs/`` ge
 ``search.jsonl`` (one line per epoch: probabilities, expected FLOPs, the arg-max network) and
 TensorBoard scalars.
 """
+import dataclasses
 import json
 import math
 import os
@@ -402,11 +403,7 @@ def _save_learned_net(net, paths, input_shape, args, n_mfcc, labels, feature_con
     checkpoint.save(export.model, prefix, {
         **export.sidecar, "input_shape": list(input_shape), "labels": list(labels),
         "wanted_words": args.wanted_words,
-        "features": {"sample_rate": feature_config.sample_rate,
-                     "clip_duration_ms": feature_config.clip_duration_ms,
-                     "window_size_ms": feature_config.window_size_ms,
-                     "window_stride_ms": feature_config.window_stride_ms,
-                     "dct_coefficient_count": feature_config.dct_coefficient_count}})
+        "features": dataclasses.asdict(feature_config)})
     return export, prefix
 
 

@@ -22,7 +22,6 @@ import tf_keras as keras
 from kws_tf.errors import KwsError
 
 MODE = "integer"
-_SKIPPED = (keras.layers.InputLayer, keras.layers.Reshape)
 
 
 def _straight_through(x, value):
@@ -76,11 +75,11 @@ class IntegerSimulation(keras.Model):
         exponent = tf.constant(float(self.input_frac_bits), tf.float64)
         shifts = iter(self.shifts)
         for layer in self.float_model.layers:
-            if isinstance(layer, _SKIPPED):
-                if isinstance(layer, keras.layers.Reshape):
-                    x = tf.reshape(x, [-1, *layer.target_shape])
+            if isinstance(layer, keras.layers.InputLayer):
                 continue
-            if isinstance(layer, keras.layers.DepthwiseConv2D):
+            if isinstance(layer, keras.layers.Reshape):
+                x = tf.reshape(x, [-1, *layer.target_shape])
+            elif isinstance(layer, keras.layers.DepthwiseConv2D):
                 weights, frac = _integer_weights(layer.depthwise_kernel, self.weight_bits)
                 x = tf.nn.depthwise_conv2d(x, weights, [1, *layer.strides, 1],
                                            layer.padding.upper())

@@ -9,6 +9,7 @@ runs the model in inference mode; the final test accuracy is that of the best
 checkpoint, not of the last weights.
 """
 import collections
+import dataclasses
 import os
 import sys
 import time
@@ -154,22 +155,18 @@ def _quantize_info(args):
     return qat.sidecar(*qat.parse_bits(args.qat_bits or "8,8"))
 
 
-def sidecar_info(args, feature_config, words_list):
+def sidecar_info(args, feature_config, words_list, quantize):
     from kws_tf.nas import net_config
 
     return {"model_architecture": args.model_architecture,
             "net_config": (net_config.to_dict(net_config.resolve(args.net_config))
                            if args.net_config else None),
-            "quantize": _quantize_info(args),
+            "quantize": quantize,
             "model_size_info": list(args.model_size_info),
             "input_shape": list(feature_config.shape),
             "labels": list(words_list),
             "wanted_words": args.wanted_words,
-            "features": {"sample_rate": feature_config.sample_rate,
-                         "clip_duration_ms": feature_config.clip_duration_ms,
-                         "window_size_ms": feature_config.window_size_ms,
-                         "window_stride_ms": feature_config.window_stride_ms,
-                         "dct_coefficient_count": feature_config.dct_coefficient_count}}
+            "features": dataclasses.asdict(feature_config)}
 
 
 def check_same_model(info, expected, where):
@@ -238,7 +235,7 @@ def train(args):
               file=sys.stderr)
     splits = pipeline.load_splits(index, feature_config)
     label_count = len(index.words_list)
-    info = sidecar_info(args, feature_config, index.words_list)
+    info = sidecar_info(args, feature_config, index.words_list, quantize)
 
     tf.keras.utils.set_random_seed(args.seed)
     keeper = checkpoints.CheckpointKeeper(train_dir, None, info)
