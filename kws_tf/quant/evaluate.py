@@ -20,7 +20,7 @@ from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.export import hardware
 from kws_tf.models import checkpoint
-from kws_tf.quant import analysis, extract, integer_sim, qat, rounding
+from kws_tf.quant import analysis, equalize, extract, integer_sim, qat, rounding
 from kws_tf.quant import integer_graph as ig
 
 EVALUATED = {"validation": "validation", "testing": "test"}
@@ -48,6 +48,13 @@ def build_parser():
                             "twice that (the largest weights saturate) and keep it where the "
                             "integer graph agrees more with the float model on the calibration "
                             "clips.")
+    group.add_argument("--weight_equalization", choices=("cross_layer", "none"), default=None,
+                       help="cross_layer (default for float checkpoints): before rounding, "
+                            "rescale channels between consecutive layers so that each "
+                            "channel's weights fill the layer's range equally on both sides "
+                            "(the float logits stay the same). none: the checkpoint's weights "
+                            "as they are (default for --quantize integer checkpoints, which "
+                            "were equalized when their integer training began).")
     group.add_argument("--fold_biases", action="store_true",
                        help="Accept a ds_cnn (biases, batch norm): fold batch norm into the "
                             "weights and carry every bias in accumulator units.")
@@ -101,6 +108,8 @@ def _integer_flags(args, info, prefix):
                            f"trained through the integer graph with {shown[1]}")
     if args.weight_scales is None:
         args.weight_scales = "fit" if trained else "search"
+    if args.weight_equalization is None:
+        args.weight_equalization = "none" if trained else "cross_layer"
     return trained
 
 
@@ -158,6 +167,8 @@ def run(args):
         info["model_architecture"] in extract.SUPPORTED
     stages = extract.float_stages(model, info["model_architecture"], args.fold_biases,
                                   where=f"--checkpoint {prefix}") if integer else None
+    if integer and args.weight_equalization == "cross_layer":
+        stages = equalize.equalize(stages)
     if integer and args.shifts is not None:
         ig.check_shifts(stages, args.shifts)
     if args.export_dir and not integer:
@@ -169,6 +180,8 @@ def run(args):
     if trained:
         print("trained through the integer graph (--quantize integer): its widths, input "
               "scale and shifts, weights that fit")
+    if integer and args.weight_equalization == "cross_layer":
+        print("weights: cross-layer equalized (same float logits) before rounding")
 
     feature_config = features.FeatureConfig(**info["features"]).validate()
     download.maybe_download_and_extract(args.data_url, args.data_dir)
@@ -198,7 +211,7 @@ def run(args):
     figures.update(
         input_bits=graph.input_bits, input_frac_bits=graph.input_frac_bits,
         weight_bits=graph.weight_bits, activation_bits=args.activation_bits,
-        weight_scales=args.weight_scales,
+        weight_scales=args.weight_scales, weight_equalization=args.weight_equalization,
         shifts=graph.shifts, shift_stages=[s.name for s in graph.shifted],
         weight_frac_bits=graph.weight_frac_bits,
         biases={s.name: [int(b) for b in s.bias] for s in graph.stages if s.bias is not None})

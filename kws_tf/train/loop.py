@@ -24,7 +24,7 @@ import tf_keras as keras
 from kws_tf import cli, features, models
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
-from kws_tf.quant import integer_sim, qat
+from kws_tf.quant import equalize, integer_sim, qat
 from kws_tf.train import checkpoints, summaries
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
@@ -263,6 +263,9 @@ def train(args):
             start_spec = (start_sidecar or {}).get("quantize") or {}
             if not keeper.latest and start_spec.get("mode") == integer_sim.MODE:
                 info["quantize"] = integer_sim.resumed(info["quantize"], start_spec)
+            elif not keeper.latest:
+                # Same logits, better-filled integer weights: where integer training starts.
+                equalize.equalize_model(model, args.model_architecture)
             if not integer_sim.complete(info["quantize"]):
                 info["quantize"] = integer_sim.choose(
                     model, info["quantize"], _calibration(index, feature_config, args))

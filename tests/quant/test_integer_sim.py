@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from kws_tf import models
 from kws_tf.errors import KwsError
-from kws_tf.quant import extract, integer_graph, integer_sim
+from kws_tf.quant import equalize, extract, integer_graph, integer_sim
 
 
 @pytest.mark.parametrize("size_info, shifts", [
@@ -91,3 +91,19 @@ def test_train_py_quantize_integer_fine_tunes_and_validates_with_the_integer_gra
     accuracy = float(np.mean(predicted == np.concatenate(labels)))
     assert accuracy == pytest.approx(out["best_validation_accuracy"])
     assert accuracy > 0.8
+
+    # Integer training starts from the float weights cross-layer equalized: same float logits,
+    # per-channel weight ranges balanced between consecutive layers (a step of ~0 learning
+    # rate keeps them as they started).
+    still = train(tmp_path / "still", 1, ["--quantize", "integer", "--learning_rate", "1e-12",
+                                          "--start_checkpoint", float_run["best_checkpoint"]])
+    start, equalized = (checkpoint.build_and_restore(prefix, checkpoint.read_info(prefix))
+                        for prefix in (float_run["best_checkpoint"], still["best_checkpoint"]))
+    np.testing.assert_allclose(equalized.predict(np.concatenate(maps), verbose=0),
+                               start.predict(np.concatenate(maps), verbose=0), rtol=1e-3,
+                               atol=1e-4)
+    stages = extract.float_stages(equalized, "ds_cnn_bf")
+    np.testing.assert_allclose(equalize._out_ranges(stages[0]), equalize._in_ranges(stages[1]),
+                               rtol=1e-3)
+    assert not np.allclose(start.get_layer("conv_1").kernel.numpy(),
+                           equalized.get_layer("conv_1").kernel.numpy())

@@ -9,6 +9,7 @@ import pytest
 import kws_tf  # noqa: F401
 from kws_tf import features, hello_edge_import
 from kws_tf.data.wav import read_wav
+from kws_tf.export import hardware
 from kws_tf.models import build_model, checkpoint
 from kws_tf.quant import evaluate, extract
 from kws_tf.quant import integer_graph as ig
@@ -58,6 +59,7 @@ def test_quant_test_reports_float_and_integer_accuracy_and_exports(trained, tmp_
     assert f"shifts: {' '.join(map(str, figures['shifts']))}" in out
     assert "calibration:" in out and "float accuracy" in out and "integer accuracy" in out
     assert f"x 2**{figures['input_frac_bits']}, rounded half to even" in out
+    assert figures["weight_equalization"] == "cross_layer" and "cross-layer equalized" in out
     for name in ("weight.h", "kws_int.c", "kws_int.h", "kws_int_main.c", "analysis.txt",
                  "examples/0.txt", "examples/1.txt"):
         assert (tmp_path / "hw" / name).is_file(), name
@@ -76,6 +78,26 @@ def test_given_scale_and_shifts_need_no_calibration(trained, tmp_path, capsys):
     figures = json.loads((tmp_path / "out.json").read_text())
     assert figures["shifts"] == [3, 4, 8] and figures["input_frac_bits"] == -1
     assert "calibration" not in out and "x 2**-1, rounded" in out
+
+
+def test_weight_equalization_none_quantizes_the_checkpoint_weights_as_they_are(trained,
+                                                                               tmp_path):
+    data_dir, train_dir = trained
+    fixed = ["--shifts", "3", "4", "8", "--input_frac_bits", "-1", "--weight_scales", "fit"]
+    headers = {}
+    for mode in ("none", "cross_layer"):
+        assert _run(evaluate.main, ["--checkpoint", str(train_dir), "--weight_equalization",
+                                    mode, "--export_dir", str(tmp_path / mode), "--json_out",
+                                    str(tmp_path / f"{mode}.json")] + fixed
+                    + _data(data_dir)) == 0
+        assert json.loads((tmp_path / f"{mode}.json").read_text())["weight_equalization"] == mode
+        headers[mode] = (tmp_path / mode / "weight.h").read_text()
+    prefix, _ = checkpoint.find(str(train_dir))
+    info = checkpoint.read_info(prefix)
+    model = checkpoint.build_and_restore(prefix, info)
+    graph = ig.quantize(extract.float_stages(model, "ds_cnn_bf"), -1, shifts=[3, 4, 8])
+    assert headers["none"] == hardware.weight_header(graph, info["labels"], prefix)
+    assert headers["none"] != headers["cross_layer"]
 
 
 @pytest.mark.parametrize("extra, message", [
