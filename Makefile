@@ -47,8 +47,9 @@ demo: venv
 	$(PY) quant_test.py --checkpoint $(DEMO)/bf248 --data_url= --data_dir $(DEMO)/data \
 		--export_dir $(DEMO)/bf248_export --json_out $(DEMO)/quant_test.json
 
-# A short architecture search on the demo data (run `make demo` first), then the found
-# network trained from its inherited weights.
+# A short architecture search on the demo data (run `make demo` first), the found network
+# trained from its inherited weights, then fine-tuned with tfmot QAT, evaluated as nas-for-kws
+# does (quant_test.py), frozen to int8 TFLite and run on one clip.
 search-demo: venv
 	$(PY) search.py --path $(DEMO)/search --data_dir $(DEMO)/data --width_mult 0.5 \
 		--n_cell_stages 6 --warmup_epochs 2 --n_epochs 4 --target_hardware flops \
@@ -60,6 +61,18 @@ search-demo: venv
 		--how_many_training_steps 300 --learning_rate 0.001 --eval_step_interval 100 \
 		--train_dir $(DEMO)/search_train --summaries_dir $(DEMO)/logs_search \
 		--json_out $(DEMO)/search_train.json
+	$(PY) train.py --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) --model_architecture nas \
+		--net_config $(DEMO)/search/learned_net/net.config --quantize \
+		--start_checkpoint $(DEMO)/search_train \
+		--how_many_training_steps 100 --learning_rate 0.0005 --eval_step_interval 50 \
+		--train_dir $(DEMO)/search_qat --summaries_dir $(DEMO)/logs_search_qat \
+		--json_out $(DEMO)/search_qat.json
+	$(PY) quant_test.py --checkpoint $(DEMO)/search_qat --data_url= --data_dir $(DEMO)/data \
+		--post_training_rounding --json_out $(DEMO)/search_quant_test.json
+	$(PY) freeze.py --checkpoint $(DEMO)/search_qat --output_file $(DEMO)/search_int8.tflite \
+		--quantize int8 --json_out $(DEMO)/search_freeze.json
+	$(PY) label_wav.py --graph $(DEMO)/search_int8.tflite \
+		--wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1)
 
 bench: venv
 	$(PY) bench/report.py --output docs/PERFORMANCE.md --json_out $(DEMO)/bench.json

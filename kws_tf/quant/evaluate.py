@@ -153,13 +153,10 @@ def run(args):
                        f"({args.weight_bits}) must be at most 8")
     model, qat_model = checkpoint.build_and_restore(prefix, info), None
     if (info.get("quantize") or {}).get("mode") == qat.MODE:
-        qat_model = model
-        model = qat.float_weights(qat_model, models.build_model(
-            info["model_architecture"], info["model_size_info"], info["input_shape"],
-            len(info["labels"])))
+        qat_model, model = model, _float_model(prefix, info, model)
     rounded_model = None
     if args.post_training_rounding:
-        rounded_model = checkpoint.build_and_restore(prefix, info)
+        rounded_model = _float_model(prefix, info, qat_model)
         names = rounding.round_convolutions(rounded_model, args.weight_bits)
         print(f"post-training rounding: {len(names)} conv kernels to 2**{args.weight_bits} "
               "levels between their min and max")
@@ -221,6 +218,16 @@ def run(args):
     return figures
 
 
+def _float_model(prefix, info, qat_model):
+    """A new float model with the checkpoint's weights; a QAT checkpoint's come from its
+    `qat_model` (without the quantizers), so rounding and the integer graph see plain layers."""
+    if qat_model is None:
+        return checkpoint.build_and_restore(prefix, info)
+    return qat.float_weights(qat_model, models.build_model(
+        info["model_architecture"], info["model_size_info"], info["input_shape"],
+        len(info["labels"]), info.get("net_config")))
+
+
 def _integer_graph(args, stages, index, feature_config):
     """The integer graph, with the input scale and shifts given or chosen; lines saying how."""
     lines, frac_bits, calibration, weight_frac_bits = [], args.input_frac_bits, None, None
@@ -256,20 +263,20 @@ def _percent(fraction):
 def _accuracy_table(results, data):
     """Prints accuracy per row and split, and how often the integer graph agrees with float."""
     splits = list(EVALUATED)
-    print(f"\n{'':<28}" + "".join(f"{EVALUATED[name]:>20}" for name in splits))
+    print(f"\n{'':<32}" + "".join(f"{EVALUATED[name]:>20}" for name in splits))
     figures = {"accuracy": {}, "counts": {name: int(len(data[name][1])) for name in splits}}
     for row, predictions in results.items():
         accuracy = {name: float(np.mean(predictions[name] == data[name][1]))
                     if len(data[name][1]) else 0.0 for name in splits}
         figures["accuracy"][row] = accuracy
-        print(f"{row + ' accuracy':<28}" + "".join(
+        print(f"{row + ' accuracy':<32}" + "".join(
             f"{accuracy[name] * 100:>11.2f}% (N={len(data[name][1])})".rjust(20)
             for name in splits))
     if "integer" not in results:
         return figures
     agreement = {name: float(np.mean(results["integer"][name] == results["float"][name]))
                  if len(data[name][1]) else 0.0 for name in splits}
-    print(f"{'integer = float prediction':<28}" + "".join(
+    print(f"{'integer = float prediction':<32}" + "".join(
         f"{agreement[name] * 100:>19.2f}%" for name in splits))
     figures["agreement"] = agreement
     return figures

@@ -3,20 +3,24 @@
 8-bit weights and activations use tfmot's default scheme (what the TFLite int8 converter
 expects: batch norm folded into the conv before its weights are fake-quantized); other widths
 use tfmot's n-bit scheme with the same layer handling. tfmot has no quantized recurrent cells,
-so QAT covers the Conv/Depthwise/Dense models.
+so QAT covers the Conv/Depthwise/Dense models, and nas (kws_tf.quant.qat_nas: its Q layers are
+annotated by hand, with each layer's net.config num_bits as its weight width).
 
 A QAT checkpoint's sidecar has ``"quantize": {"mode": "tfmot", "weight_bits": W,
 "activation_bits": A}``; `apply` rebuilds the wrapped model from the float one, so any tool
 that loads a checkpoint through kws_tf.models.checkpoint gets the QAT model back.
 """
+import collections
+
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit \
     import default_n_bit_quantize_scheme
 
 from kws_tf.errors import KwsError
+from kws_tf.quant import qat_nas
 
-ARCHITECTURES = ("dnn", "cnn", "ds_cnn", "ds_cnn_bf")
+ARCHITECTURES = ("dnn", "cnn", "ds_cnn", "ds_cnn_bf", "nas")
 MODE = "tfmot"
 
 
@@ -44,12 +48,29 @@ def apply(model, architecture, quantize):
         raise KwsError(f"--quantize: tfmot cannot quantize {architecture} (recurrent cells); "
                        f"QAT supports {', '.join(ARCHITECTURES)}")
     weight_bits, activation_bits = quantize["weight_bits"], quantize["activation_bits"]
+    if architecture == "nas":
+        annotated = qat_nas.annotate(model, weight_bits, activation_bits)
+    else:
+        annotated = tfmot.quantization.keras.quantize_annotate_model(model)
+    with tfmot.quantization.keras.quantize_scope(qat_nas.CUSTOM_OBJECTS):
+        return tfmot.quantization.keras.quantize_apply(
+            annotated, scheme=_scheme(weight_bits, activation_bits))
+
+
+def _scheme(weight_bits, activation_bits):
     if (weight_bits, activation_bits) == (8, 8):
-        return tfmot.quantization.keras.quantize_model(model)
-    scheme = default_n_bit_quantize_scheme.DefaultNBitQuantizeScheme(
+        return tfmot.quantization.keras.default_8bit.Default8BitQuantizeScheme()
+    return default_n_bit_quantize_scheme.DefaultNBitQuantizeScheme(
         num_bits_weight=weight_bits, num_bits_activation=activation_bits)
-    return tfmot.quantization.keras.quantize_apply(
-        tfmot.quantization.keras.quantize_annotate_model(model), scheme=scheme)
+
+
+def describe(qat_model, quantize):
+    """One line: the weight widths tfmot fake-quantizes to (a nas net.config's num_bits may
+    differ from --qat_bits) and the activation width."""
+    widths = collections.Counter(quantizer.num_bits for layer in qat_model.layers
+                                 for _, quantizer, _ in getattr(layer, "_weight_vars", []))
+    weights = ", ".join(f"{bits} bits ({count} tensors)" for bits, count in sorted(widths.items()))
+    return f"tfmot QAT: weights {weights}; activations {quantize['activation_bits']} bits"
 
 
 def float_weights(qat_model, float_model):

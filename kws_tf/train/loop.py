@@ -24,6 +24,7 @@ import tf_keras as keras
 from kws_tf import cli, features, models
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
+from kws_tf.models import checkpoint as model_checkpoint
 from kws_tf.quant import equalize, integer_sim, qat
 from kws_tf.train import checkpoints, summaries
 
@@ -66,8 +67,9 @@ def build_parser():
                        help="Directory to write checkpoints, labels and flags to; a rerun of "
                             "the same command resumes from its latest checkpoint.")
     group.add_argument("--start_checkpoint", default="",
-                       help="If specified, start from this checkpoint's weights (the schedule "
-                            "starts at step 0; rerun with the same --train_dir to resume).")
+                       help="If specified, start from this checkpoint's weights (a prefix, or a "
+                            "train_dir: its best checkpoint); the schedule starts at step 0 "
+                            "(rerun with the same --train_dir to resume).")
     group.add_argument("--check_nans", type=_bool, nargs="?", const=True, default=False,
                        help="Stop with the step when the loss or a gradient is NaN or Inf.")
     group.add_argument("--seed", type=int, default=0,
@@ -215,6 +217,9 @@ def train(args):
     words_list = speech_commands.prepare_words_list(data_config.wanted_words)
     args.model_size_info = models.size_info_for(args.model_architecture, args.model_size_info)
     quantize = _quantize_info(args)
+    if args.start_checkpoint:
+        args.start_checkpoint, _ = model_checkpoint.find(args.start_checkpoint,
+                                                         "--start_checkpoint")
     # A wrong --model_size_info, a model tfmot cannot wrap or a full disk fail before data.
     probe = models.build_model(args.model_architecture, args.model_size_info,
                                feature_config.shape, len(words_list), args.net_config)
@@ -273,6 +278,7 @@ def train(args):
             model = integer_sim.apply(model, args.model_architecture, info["quantize"])
         elif quantize:
             model = saved = qat.apply(model, args.model_architecture, quantize)
+            print(qat.describe(model, quantize))
         optimizer = keras.optimizers.Adam(learning_rate=schedule)
         optimizer.build(model.trainable_variables)
     print(f"Total number of Parameters: "
@@ -370,8 +376,6 @@ def _calibration(index, feature_config, args):
 
 def _sidecar(prefix):
     """The sidecar of a checkpoint, or None when it has none (e.g. a bare TF checkpoint)."""
-    from kws_tf.models import checkpoint as model_checkpoint
-
     if not os.path.exists(model_checkpoint.sidecar_path(prefix)):
         return None
     return model_checkpoint.read_info(prefix)
