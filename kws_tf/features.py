@@ -31,6 +31,10 @@ class FeatureConfig:
     window_size_ms: float = 30.0
     window_stride_ms: float = 10.0
     dct_coefficient_count: int = 40
+    # 0: Hello Edge's float MFCCs. N: round(mfcc * 2**feature_frac_bits) saturated to signed
+    # N bits, times 2**-feature_frac_bits: the integer graph's input, seen by the float model.
+    feature_bits: int = 0
+    feature_frac_bits: int = 0
 
     @property
     def desired_samples(self):
@@ -67,6 +71,9 @@ class FeatureConfig:
         if self.spectrogram_length < 1:
             raise KwsError(f"--window_size_ms {self.window_size_ms} is longer than "
                            f"--clip_duration_ms {self.clip_duration_ms}: no complete window")
+        if self.feature_bits and not 2 <= self.feature_bits <= 16:
+            raise KwsError(f"--feature_bits must be 0 (float) or between 2 and 16, got "
+                           f"{self.feature_bits}")
         if self.dct_coefficient_count > MFCC_FILTERBANK_CHANNELS:
             raise KwsError(f"--dct_coefficient_count {self.dct_coefficient_count} is more than the "
                            f"{MFCC_FILTERBANK_CHANNELS} mel channels it is computed from")
@@ -82,13 +89,25 @@ def mfcc(audio, config):
         window_size=config.window_size_samples,
         stride=config.window_stride_samples,
         magnitude_squared=True)
-    return tf.raw_ops.Mfcc(
+    return quantize_tf(tf.raw_ops.Mfcc(
         spectrogram=spectrogram,
         sample_rate=config.sample_rate,
         upper_frequency_limit=MFCC_UPPER_FREQUENCY_LIMIT,
         lower_frequency_limit=MFCC_LOWER_FREQUENCY_LIMIT,
         filterbank_channel_count=MFCC_FILTERBANK_CHANNELS,
-        dct_coefficient_count=config.dct_coefficient_count)
+        dct_coefficient_count=config.dct_coefficient_count), config)
+
+
+def quantize_tf(mfcc, config):
+    """The --feature_bits rounding in TF ops (identity for float features): `quantize`'s
+    integers, scaled back by 2**-feature_frac_bits so the map keeps the MFCC's scale."""
+    import tensorflow as tf
+
+    if not config.feature_bits:
+        return mfcc
+    high = 2.0 ** (config.feature_bits - 1) - 1
+    scale = 2.0 ** config.feature_frac_bits
+    return tf.clip_by_value(tf.round(mfcc * scale), -high - 1, high) / scale
 
 
 def pad_or_trim(samples, length):
@@ -138,6 +157,12 @@ def add_feature_flags(parser):
                        help="How far to move in time between spectrogram timeslices.")
     group.add_argument("--dct_coefficient_count", type=int, default=40,
                        help="How many MFCC coefficients (bins) to keep per frame.")
+    group.add_argument("--feature_bits", type=int, default=0,
+                       help="0 (default): Hello Edge's float MFCCs. N: round them to what the "
+                            "integer graph takes, round(mfcc * 2**--feature_frac_bits) in "
+                            "signed N bits (scaled back), so a float model trains on its input.")
+    group.add_argument("--feature_frac_bits", type=int, default=0,
+                       help="The power-of-two input scale exponent for --feature_bits.")
     return group
 
 
@@ -147,7 +172,9 @@ def feature_config_from_flags(args):
         clip_duration_ms=args.clip_duration_ms,
         window_size_ms=args.window_size_ms,
         window_stride_ms=args.window_stride_ms,
-        dct_coefficient_count=args.dct_coefficient_count).validate()
+        dct_coefficient_count=args.dct_coefficient_count,
+        feature_bits=args.feature_bits,
+        feature_frac_bits=args.feature_frac_bits).validate()
 
 
 def clip_features(path, config):

@@ -50,8 +50,7 @@ from kws_tf.models import architecture_module, build_model, checkpoint
 from kws_tf.models.common import same_size
 
 HELLO_EDGE_WANTED_WORDS = "yes,no,up,down,left,right,on,off,stop,go"
-FEATURE_FLAGS = ("sample_rate", "clip_duration_ms", "window_size_ms", "window_stride_ms",
-                 "dct_coefficient_count")
+FEATURE_FLAGS = tuple(field.name for field in dataclasses.fields(features.FeatureConfig))
 DEFAULT_SAMPLE_RATE = 16000  # not in the graph: Mfcc takes the rate from the wav header
 # Ops on the data path that hold no weights and change no values the model computes.
 PASS_THROUGH = {"Placeholder", "DecodeWav", "AudioSpectrogram", "Mfcc", "Squeeze", "Transpose",
@@ -492,6 +491,9 @@ def _feature_config(g, flags):
             raise KwsError(f"--{flag} {getattr(given, flag):g} does not match --graph {g.path}: "
                            f"its {what} is {getattr(config, property_name)} samples "
                            f"({getattr(config, flag):g} ms at {rate} Hz)")
+    if given.feature_bits:
+        raise KwsError(f"--feature_bits {given.feature_bits}: --graph {g.path} takes Hello "
+                       "Edge's float MFCCs (its Mfcc output is not rounded)")
     if given.dct_coefficient_count != config.dct_coefficient_count:
         raise KwsError(f"--dct_coefficient_count {given.dct_coefficient_count} does not match "
                        f"--graph {g.path}: its Mfcc keeps {config.dct_coefficient_count}")
@@ -515,7 +517,8 @@ def _labels(g, label_count, wanted_words):
 
 def import_graph(graph_path, *, model_architecture=None, model_size_info=None,
                  wanted_words=None, sample_rate=None, clip_duration_ms=None,
-                 window_size_ms=None, window_stride_ms=None, dct_coefficient_count=None):
+                 window_size_ms=None, window_stride_ms=None, dct_coefficient_count=None,
+                 feature_bits=None, feature_frac_bits=None):
     """Builds the kws_tf model of a Hello Edge frozen graph and loads all its weights.
 
     Arguments other than graph_path default to what the graph says; given, they must agree
@@ -526,7 +529,8 @@ def import_graph(graph_path, *, model_architecture=None, model_size_info=None,
     g = _Graph(read_graph(graph_path), graph_path)
     flags = {"sample_rate": sample_rate, "clip_duration_ms": clip_duration_ms,
              "window_size_ms": window_size_ms, "window_stride_ms": window_stride_ms,
-             "dct_coefficient_count": dct_coefficient_count}
+             "dct_coefficient_count": dct_coefficient_count, "feature_bits": feature_bits,
+             "feature_frac_bits": feature_frac_bits}
     config = _feature_config(g, flags)
     if "labels_softmax" not in g.nodes:
         raise g.error("no labels_softmax node")

@@ -52,7 +52,8 @@ def test_frame_counts_are_hello_edges(window, stride, dct, shape):
 @pytest.mark.parametrize("overrides, flag", [
     ({"window_size_ms": 1200}, "--window_size_ms"), ({"window_stride_ms": 0}, "--window_stride_ms"),
     ({"dct_coefficient_count": 41}, "--dct_coefficient_count"),
-    ({"sample_rate": 0}, "--sample_rate")])
+    ({"sample_rate": 0}, "--sample_rate"), ({"feature_bits": 1}, "--feature_bits"),
+    ({"feature_bits": 17}, "--feature_bits")])
 def test_impossible_settings_name_the_flag(overrides, flag):
     with pytest.raises(KwsError, match=flag):
         features.FeatureConfig(**overrides).validate()
@@ -66,6 +67,21 @@ def test_choose_frac_bits_and_quantize():
     q = features.quantize([-200.0, -123.6, 0.5, 1.5, 2.5, 31.9], 6, -2)
     np.testing.assert_array_equal(q, [-32, -31, 0, 0, 1, 8])
     assert q.dtype == np.int32
+
+
+@pytest.mark.parametrize("bits, frac_bits", [(6, 0), (6, -2), (8, 1)])
+def test_feature_bits_give_the_integer_graphs_input_at_the_mfcc_scale(bits, frac_bits):
+    config = features.FeatureConfig(window_size_ms=40, window_stride_ms=20,
+                                    dct_coefficient_count=10)
+    rounded = features.FeatureConfig(**{**config.__dict__, "feature_bits": bits,
+                                        "feature_frac_bits": frac_bits}).validate()
+    clips = np.stack([tone(440), tone(1200, amplitude=0.05), np.zeros(16000, np.float32)])
+    exact = features.mfcc(clips, config).numpy()
+    maps = features.mfcc(clips, rounded).numpy()
+    integers = features.quantize(exact, bits, frac_bits)
+    np.testing.assert_array_equal(maps * 2.0 ** frac_bits, integers)
+    assert integers.min() == -2 ** (bits - 1)  # silence's first coefficient saturates
+    assert not np.array_equal(maps, exact)
 
 
 def _run(capsys, argv):

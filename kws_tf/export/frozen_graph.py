@@ -7,6 +7,7 @@ graph keeps its names, in its order:
     decoded_sample_data   DecodeWav (1 channel, desired_samples); output 1 is the sample rate
     AudioSpectrogram      magnitude squared
     Mfcc                  40 mel channels, 20-4000 Hz, at the wav header's sample rate
+                          (then, for --feature_bits, Mul, Round, ClipByValue, RealDiv)
     Reshape               the flat fingerprint [1, frames * dct]
     Reshape_1             back to [1, frames, dct], the model's input
     ...                   the model, in inference mode (batch norm uses its moving statistics)
@@ -49,6 +50,7 @@ def wav_graph_def(model, feature_config):
             lower_frequency_limit=features.MFCC_LOWER_FREQUENCY_LIMIT,
             filterbank_channel_count=features.MFCC_FILTERBANK_CHANNELS,
             dct_coefficient_count=dct, name="Mfcc")
+        mfcc = features.quantize_tf(mfcc, feature_config)  # --feature_bits, else as it is
         fingerprint = tf.reshape(mfcc, [-1, frames * dct], name="Reshape")
         feature_map = tf.reshape(fingerprint, [-1, frames, dct], name="Reshape_1")
         return tf.nn.softmax(model(feature_map, training=False), name="labels_softmax")

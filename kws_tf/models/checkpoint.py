@@ -9,7 +9,8 @@ is one JSON object; ``load`` needs these keys (others, such as provenance, are k
     input_shape         [frames, dct]: the feature map the model takes
     labels              [str], one per output, in output order
     features            {sample_rate, clip_duration_ms, window_size_ms, window_stride_ms,
-                         dct_coefficient_count}: the feature flags (kws_tf.features.FeatureConfig)
+                         dct_coefficient_count, feature_bits, feature_frac_bits}: the feature
+                         flags (kws_tf.features.FeatureConfig)
 
 and, optional, ``quantize``: null for a float model, else how it was quantization-aware
 trained: mode "tfmot" (kws_tf.quant.qat; the model is rebuilt with its QAT wrappers) or
@@ -19,13 +20,14 @@ holds the input scale and shifts the integer graph was trained with).
 Restore by hand with ``tf.train.Checkpoint(model=model).read(prefix)``; ``model.load_weights``
 does not fit this layout (it expects the model itself as the checkpoint's root).
 """
+import dataclasses
 import json
 import os
 
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 
-from kws_tf import cli
+from kws_tf import cli, features
 from kws_tf.errors import KwsError
 
 SIDECAR_SUFFIX = ".json"
@@ -60,6 +62,8 @@ def read_info(prefix):
     missing = [key for key in REQUIRED_KEYS if not isinstance(info, dict) or key not in info]
     if missing:
         raise KwsError(f"{path}: missing {', '.join(missing)}")
+    # Sidecars written before a feature setting existed mean its default.
+    info["features"] = {**dataclasses.asdict(features.FeatureConfig()), **info["features"]}
     return info
 
 
@@ -83,8 +87,7 @@ def load(prefix):
 
 
 STATE_FILE = "checkpoint_state.json"  # train.py's record of complete checkpoints in a train_dir
-FEATURE_KEYS = ("sample_rate", "clip_duration_ms", "window_size_ms", "window_stride_ms",
-                "dct_coefficient_count")
+FEATURE_KEYS = tuple(field.name for field in dataclasses.fields(features.FeatureConfig))
 
 
 def find(path, flag="--checkpoint"):
@@ -116,7 +119,7 @@ def find(path, flag="--checkpoint"):
 
 def add_flags(parser):
     """--checkpoint plus model and feature flags that default to the checkpoint's sidecar."""
-    from kws_tf import features, models
+    from kws_tf import models
 
     parser.add_argument("--checkpoint", required=True,
                         help="Checkpoint prefix (e.g. train_dir/best/ds_cnn_9507.ckpt-24200) or "
@@ -131,7 +134,7 @@ def add_flags(parser):
 def info_from_flags(args, prefix, labels=None):
     """The model description of checkpoint `prefix`: its sidecar, checked against the flags
     the user gave, or (without a sidecar) built from the flags and `labels`."""
-    from kws_tf import features, models
+    from kws_tf import models
 
     given = {key: getattr(args, key) for key in FEATURE_KEYS if getattr(args, key) is not None}
     if not os.path.exists(sidecar_path(prefix)):

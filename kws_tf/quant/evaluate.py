@@ -22,6 +22,7 @@ from kws_tf.export import hardware
 from kws_tf.models import checkpoint
 from kws_tf.quant import analysis, equalize, extract, integer_sim, qat, rounding
 from kws_tf.quant import integer_graph as ig
+from kws_tf.quant import stages as st
 
 EVALUATED = {"validation": "validation", "testing": "test"}
 
@@ -48,13 +49,15 @@ def build_parser():
                             "twice that (the largest weights saturate) and keep it where the "
                             "integer graph agrees more with the float model on the calibration "
                             "clips.")
-    group.add_argument("--weight_equalization", choices=("cross_layer", "none"), default=None,
-                       help="cross_layer (default for float checkpoints): before rounding, "
-                            "rescale channels between consecutive layers so that each "
-                            "channel's weights fill the layer's range equally on both sides "
-                            "(the float logits stay the same). none: the checkpoint's weights "
-                            "as they are (default for --quantize integer checkpoints, which "
-                            "were equalized when their integer training began).")
+    group.add_argument("--weight_equalization", choices=("search", "cross_layer", "none"),
+                       default=None,
+                       help="cross_layer: before rounding, rescale channels between "
+                            "consecutive layers so that each channel's weights fill the same "
+                            "range on both sides (the float logits stay the same). none: the "
+                            "checkpoint's weights as they are (default for --quantize integer "
+                            "checkpoints, whose training made that choice). search (default "
+                            "otherwise): both, keeping the one whose integer graph agrees more "
+                            "with the float model on the calibration clips.")
     group.add_argument("--fold_biases", action="store_true",
                        help="Accept a ds_cnn (biases, batch norm): fold batch norm into the "
                             "weights and carry every bias in accumulator units.")
@@ -90,15 +93,20 @@ TRAINED = ("input_bits", "weight_bits", "activation_bits", "input_frac_bits", "s
 
 def _integer_flags(args, info, prefix):
     """Fills the integer-graph flags left out: from the sidecar of a checkpoint trained with
-    --quantize integer (given ones must agree), else the defaults. Returns that sidecar
-    entry, or None."""
+    --quantize integer (given ones must agree), else from features already rounded
+    (--feature_bits: their width and scale), else the defaults. Returns that sidecar entry,
+    or None."""
     trained = info.get("quantize") or {}
     trained = trained if trained.get("mode") == "integer" else None
+    defaults = dict(integer_sim.DEFAULT_BITS)
+    if info["features"]["feature_bits"]:
+        defaults.update(input_bits=info["features"]["feature_bits"],
+                        input_frac_bits=info["features"]["feature_frac_bits"])
     for key in TRAINED:
         value = (trained or {}).get(key)
         if value is None:
             if getattr(args, key) is None:
-                setattr(args, key, integer_sim.DEFAULT_BITS.get(key))
+                setattr(args, key, defaults.get(key))
         elif getattr(args, key) is None:
             setattr(args, key, value)
         elif getattr(args, key) != value:
@@ -109,7 +117,7 @@ def _integer_flags(args, info, prefix):
     if args.weight_scales is None:
         args.weight_scales = "fit" if trained else "search"
     if args.weight_equalization is None:
-        args.weight_equalization = "none" if trained else "cross_layer"
+        args.weight_equalization = "none" if trained else "search"
     return trained
 
 
@@ -164,8 +172,6 @@ def run(args):
         info["model_architecture"] in extract.SUPPORTED
     stages = extract.float_stages(model, info["model_architecture"], args.fold_biases,
                                   where=f"--checkpoint {prefix}") if integer else None
-    if integer and args.weight_equalization == "cross_layer":
-        stages = equalize.equalize(stages)
     if integer and args.shifts is not None:
         ig.check_shifts(stages, args.shifts)
     if args.export_dir and not integer:
@@ -177,8 +183,6 @@ def run(args):
     if trained:
         print("trained through the integer graph (--quantize integer): its widths, input "
               "scale and shifts, weights that fit")
-    if integer and args.weight_equalization == "cross_layer":
-        print("weights: cross-layer equalized (same float logits) before rounding")
 
     feature_config = features.FeatureConfig(**info["features"]).validate()
     download.maybe_download_and_extract(args.data_url, args.data_dir)
@@ -191,7 +195,7 @@ def run(args):
                        "the examples and analysis.txt are made from it")
     graph = None
     if integer:
-        graph, choice = _integer_graph(args, stages, index, feature_config)
+        graph, stages, choice, equalized = _integer_graph(args, stages, index, feature_config)
         print("\n".join(choice + ig.describe(graph)))
 
     results = {}
@@ -208,7 +212,7 @@ def run(args):
     figures.update(
         input_bits=graph.input_bits, input_frac_bits=graph.input_frac_bits,
         weight_bits=graph.weight_bits, activation_bits=args.activation_bits,
-        weight_scales=args.weight_scales, weight_equalization=args.weight_equalization,
+        weight_scales=args.weight_scales, weight_equalization=equalized,
         shifts=graph.shifts, shift_stages=[s.name for s in graph.shifted],
         weight_frac_bits=graph.weight_frac_bits,
         biases={s.name: [int(b) for b in s.bias] for s in graph.stages if s.bias is not None})
@@ -229,14 +233,37 @@ def _float_model(prefix, info, qat_model):
 
 
 def _integer_graph(args, stages, index, feature_config):
-    """The integer graph, with the input scale and shifts given or chosen; lines saying how."""
-    lines, frac_bits, calibration, weight_frac_bits = [], args.input_frac_bits, None, None
-    if frac_bits is None or args.shifts is None or args.weight_scales == "search":
+    """(integer graph, the float stages it rounds, lines saying how): the input scale and
+    shifts given or chosen, the weights equalized or not as --weight_equalization says."""
+    lines, calibration = [], None
+    if (args.input_frac_bits is None or args.shifts is None or "search" in (
+            args.weight_scales, args.weight_equalization)):
         items = index.splits["training"][:args.calibration_samples]
         calibration, _ = _feature_maps(pipeline.SplitData(items, feature_config),
                                        args.batch_size)
         lines.append(f"calibration: {len(items)} training clips (unaugmented); agreement "
                      "with the float model's predictions on them:")
+    modes = (("none", "cross_layer") if args.weight_equalization == "search"
+             else (args.weight_equalization,))
+    chosen = None
+    for mode in modes:
+        candidate = equalize.equalize(stages) if mode == "cross_layer" else stages
+        graph, how = _rounded(args, candidate, calibration)
+        if len(modes) == 1:
+            return graph, candidate, lines + how, mode
+        agreement = float(np.mean(ig.predict(graph, calibration) == np.argmax(
+            st.run_float(stages, calibration), axis=-1)))
+        lines += [f"  weight equalization {mode}: {_percent(agreement)}"] + [
+            "  " + line for line in how]
+        if chosen is None or agreement > chosen[0]:
+            chosen = (agreement, graph, candidate, mode)
+    lines.append(f"  -> weight equalization {chosen[3]}")
+    return (*chosen[1:3], lines, chosen[3])
+
+
+def _rounded(args, stages, calibration):
+    """The integer graph of `stages`: scale, weight exponents and shifts given or chosen."""
+    lines, frac_bits, weight_frac_bits = [], args.input_frac_bits, None
     widths = (args.input_bits, args.weight_bits, args.activation_bits)
     if frac_bits is None:
         frac_bits, tried = ig.choose_input_frac_bits(stages, calibration, *widths, args.shifts)

@@ -15,6 +15,8 @@ float model's: a checkpoint of it is an ordinary ds_cnn_bf checkpoint.
 """
 import math
 
+import numpy as np
+
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
@@ -167,20 +169,33 @@ def resumed(given, saved):
 
 
 def choose(model, spec, calibration):
-    """Fills in the input scale and shifts the integer graph picks for `model`'s current
-    weights on `calibration` feature maps (as quant_test.py does)."""
-    from kws_tf.quant import extract, integer_graph
+    """(spec, equalized): the input scale and shifts the integer graph picks for `model` on
+    `calibration` feature maps (as quant_test.py does), for its weights as they are or cross-
+    layer equalized, whichever agrees more with the float model; equalized=True means
+    `model`'s weights were equalized in place (its float logits stay the same)."""
+    from kws_tf.quant import equalize, extract, integer_graph
+    from kws_tf.quant import stages as st
 
     stages = extract.float_stages(model, "ds_cnn_bf")
+    reference = np.argmax(st.run_float(stages, calibration), axis=-1)
     widths = (spec["input_bits"], spec["weight_bits"], spec["activation_bits"])
-    frac_bits = spec["input_frac_bits"]
-    if frac_bits is None:
-        frac_bits, _ = integer_graph.choose_input_frac_bits(stages, calibration, *widths,
-                                                            spec["shifts"])
-    graph = integer_graph.quantize(stages, frac_bits, *widths[:2], spec["shifts"],
-                                   calibration=calibration,
-                                   activation_bits=spec["activation_bits"])
-    return {**spec, "input_frac_bits": frac_bits, "shifts": list(graph.shifts)}
+    best = None
+    for equalized in (False, True):
+        candidate = equalize.equalize(stages) if equalized else stages
+        frac_bits = spec["input_frac_bits"]
+        if frac_bits is None:
+            frac_bits, _ = integer_graph.choose_input_frac_bits(candidate, calibration,
+                                                                *widths, spec["shifts"])
+        graph = integer_graph.quantize(candidate, frac_bits, *widths[:2], spec["shifts"],
+                                       calibration=calibration,
+                                       activation_bits=spec["activation_bits"])
+        agreement = np.mean(integer_graph.predict(graph, calibration) == reference)
+        if best is None or agreement > best[0]:
+            best = (agreement, equalized, {**spec, "input_frac_bits": frac_bits,
+                                           "shifts": list(graph.shifts)})
+    if best[1]:
+        equalize.equalize_model(model, "ds_cnn_bf")
+    return best[2], best[1]
 
 
 def describe(spec):

@@ -25,7 +25,7 @@ from kws_tf import cli, features, models
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint as model_checkpoint
-from kws_tf.quant import equalize, integer_sim, qat
+from kws_tf.quant import integer_sim, qat
 from kws_tf.train import checkpoints, summaries
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
@@ -142,8 +142,9 @@ def _is_chief(strategy):
     return task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
 
 
-def _quantize_info(args):
-    """The sidecar's "quantize" entry for the flags, or None for float training."""
+def _quantize_info(args, feature_config):
+    """The sidecar's "quantize" entry for the flags, or None for float training. Features
+    already rounded (--feature_bits) give the integer input scale unless it is given."""
     if args.qat_bits is not None and args.quantize == "none":
         args.quantize = "tfmot"
     if args.quantize == "none":
@@ -152,8 +153,11 @@ def _quantize_info(args):
         if args.qat_bits is not None:
             raise KwsError("--qat_bits is for --quantize tfmot; --quantize integer takes "
                            "--input_bits, --weight_bits and --activation_bits")
+        frac_bits = args.input_frac_bits
+        if frac_bits is None and feature_config.feature_bits:
+            frac_bits = feature_config.feature_frac_bits
         return integer_sim.sidecar(args.input_bits, args.weight_bits, args.activation_bits,
-                                   args.input_frac_bits, args.shifts)
+                                   frac_bits, args.shifts)
     return qat.sidecar(*qat.parse_bits(args.qat_bits or "8,8"))
 
 
@@ -216,7 +220,7 @@ def train(args):
     _check_intervals(args)
     words_list = speech_commands.prepare_words_list(data_config.wanted_words)
     args.model_size_info = models.size_info_for(args.model_architecture, args.model_size_info)
-    quantize = _quantize_info(args)
+    quantize = _quantize_info(args, feature_config)
     if args.start_checkpoint:
         args.start_checkpoint, _ = model_checkpoint.find(args.start_checkpoint,
                                                          "--start_checkpoint")
@@ -268,12 +272,12 @@ def train(args):
             start_spec = (start_sidecar or {}).get("quantize") or {}
             if not keeper.latest and start_spec.get("mode") == integer_sim.MODE:
                 info["quantize"] = integer_sim.resumed(info["quantize"], start_spec)
-            elif not keeper.latest:
-                # Same logits, better-filled integer weights: where integer training starts.
-                equalize.equalize_model(model, args.model_architecture)
             if not integer_sim.complete(info["quantize"]):
-                info["quantize"] = integer_sim.choose(
+                info["quantize"], equalized = integer_sim.choose(
                     model, info["quantize"], _calibration(index, feature_config, args))
+                if equalized:
+                    print("cross-layer equalized the float weights (same logits; the integer "
+                          "graph agrees more with them)")
             print(integer_sim.describe(info["quantize"]))
             model = integer_sim.apply(model, args.model_architecture, info["quantize"])
         elif quantize:

@@ -92,18 +92,28 @@ def test_train_py_quantize_integer_fine_tunes_and_validates_with_the_integer_gra
     assert accuracy == pytest.approx(out["best_validation_accuracy"])
     assert accuracy > 0.8
 
-    # Integer training starts from the float weights cross-layer equalized: same float logits,
-    # per-channel weight ranges balanced between consecutive layers (a step of ~0 learning
-    # rate keeps them as they started).
-    still = train(tmp_path / "still", 1, ["--quantize", "integer", "--learning_rate", "1e-12",
-                                          "--start_checkpoint", float_run["best_checkpoint"]])
-    start, equalized = (checkpoint.build_and_restore(prefix, checkpoint.read_info(prefix))
-                        for prefix in (float_run["best_checkpoint"], still["best_checkpoint"]))
-    np.testing.assert_allclose(equalized.predict(np.concatenate(maps), verbose=0),
-                               start.predict(np.concatenate(maps), verbose=0), rtol=1e-3,
-                               atol=1e-4)
-    stages = extract.float_stages(equalized, "ds_cnn_bf")
+
+def test_choose_equalizes_the_weights_where_the_integer_graph_agrees_more():
+    """A channel scaled up 1000x in conv_1 and down in the depthwise conv is the same float
+    model, but rounding per layer loses the other channels: choose equalizes the model in
+    place (same logits); an untouched model's equalization is kept only if it agrees more."""
+    from tests.quant import graphs
+
+    model = graphs.model(labels=4)
+    conv, depthwise = model.get_layer("conv_1"), model.get_layer("conv_ds_1_dw")
+    factor = np.ones(conv.kernel.shape[-1], np.float32)
+    factor[0] = 1000.0
+    conv.kernel.assign(conv.kernel * factor)
+    depthwise.depthwise_kernel.assign(depthwise.depthwise_kernel / factor[:, np.newaxis])
+    maps = graphs.maps(300, seed=1)
+    before = model.predict(maps, verbose=0)
+    spec = integer_sim.sidecar(6, 6, 8, None, None)
+    chosen, equalized = integer_sim.choose(model, spec, maps)
+    assert equalized and len(chosen["shifts"]) == 3
+    np.testing.assert_allclose(model.predict(maps, verbose=0), before, rtol=1e-4,
+                               atol=1e-5 * np.abs(before).max())
+    stages = extract.float_stages(model, "ds_cnn_bf")
     np.testing.assert_allclose(equalize._out_ranges(stages[0]), equalize._in_ranges(stages[1]),
-                               rtol=1e-3)
-    assert not np.allclose(start.get_layer("conv_1").kernel.numpy(),
-                           equalized.get_layer("conv_1").kernel.numpy())
+                               rtol=1e-4)
+    # The chosen spec is what the integer graph picks for the equalized weights.
+    assert integer_sim.choose(model, spec, maps) == (chosen, False)

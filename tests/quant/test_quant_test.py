@@ -59,7 +59,9 @@ def test_quant_test_reports_float_and_integer_accuracy_and_exports(trained, tmp_
     assert f"shifts: {' '.join(map(str, figures['shifts']))}" in out
     assert "calibration:" in out and "float accuracy" in out and "integer accuracy" in out
     assert f"x 2**{figures['input_frac_bits']}, rounded half to even" in out
-    assert figures["weight_equalization"] == "cross_layer" and "cross-layer equalized" in out
+    assert figures["weight_equalization"] in ("none", "cross_layer")
+    assert re.search(r"weight equalization none: [\d.]+%.*weight equalization cross_layer: "
+                     r"[\d.]+%.*-> weight equalization (none|cross_layer)\n", out, re.S)
     for name in ("weight.h", "kws_int.c", "kws_int.h", "kws_int_main.c", "analysis.txt",
                  "examples/0.txt", "examples/1.txt"):
         assert (tmp_path / "hw" / name).is_file(), name
@@ -72,7 +74,7 @@ def test_given_scale_and_shifts_need_no_calibration(trained, tmp_path, capsys):
     data_dir, train_dir = trained
     assert _run(evaluate.main, ["--checkpoint", str(train_dir), "--shifts", "3", "4", "8",
                                 "--input_frac_bits", "-1", "--weight_scales", "fit",
-                                "--json_out",
+                                "--weight_equalization", "none", "--json_out",
                                 str(tmp_path / "out.json")] + _data(data_dir)) == 0
     out = capsys.readouterr().out
     figures = json.loads((tmp_path / "out.json").read_text())
