@@ -40,7 +40,7 @@ demo: venv
 	$(PY) label_wav.py --graph $(DEMO)/ds_cnn_s.pb --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1)
 	$(PY) label_wav.py --graph $(DEMO)/ds_cnn_s_int8.tflite --wav $(DEMO)/data/no/$$(ls $(DEMO)/data/no | head -1)
 	$(PY) train.py --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) \
-		--model_size_info 2 48 4 4 2 2 16 3 3 1 1 \
+		--feature_bits 6 --feature_frac_bits 0 --model_size_info 2 48 4 4 2 2 16 3 3 1 1 \
 		--how_many_training_steps 1200,800 --learning_rate 0.005,0.001 \
 		--eval_step_interval 400 --save_step_interval 400 \
 		--train_dir $(DEMO)/bf248 --summaries_dir $(DEMO)/logs_bf248 --json_out $(DEMO)/train_bf248.json
