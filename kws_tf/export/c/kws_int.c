@@ -41,26 +41,39 @@ static void inside(int origin, int kernel, int size, int *first, int *last)
     *last = size - origin < kernel ? size - origin : kernel;
 }
 
+/* Where the kernel of output position (oy, ox) lies on the input: its top-left corner
+   (y0, x0), possibly in the padding, and the kernel rows [ky0, ky1) and columns [kx0, kx1)
+   that fall inside the input. */
+typedef struct {
+    int y0, x0, ky0, ky1, kx0, kx1;
+} kws_window_t;
+
+static kws_window_t window_at(const kws_stage_t *s, int oy, int ox)
+{
+    kws_window_t w;
+    w.y0 = oy * s->stride_h - s->pad_top;
+    w.x0 = ox * s->stride_w - s->pad_left;
+    inside(w.y0, s->kernel_h, s->in_h, &w.ky0, &w.ky1);
+    inside(w.x0, s->kernel_w, s->in_w, &w.kx0, &w.kx1);
+    return w;
+}
+
 /* Standard convolution, weights [out_c][kernel_h][kernel_w][in_c]: for one kernel row, the
    input values it meets (HWC) and its weights are both contiguous. */
 static void convolve(const kws_stage_t *s, const kws_act_t *in, kws_act_t *out,
                      int32_t *accs)
 {
     for (int oy = 0; oy < s->out_h; ++oy) {
-        const int y0 = oy * s->stride_h - s->pad_top;
-        int ky0, ky1;
-        inside(y0, s->kernel_h, s->in_h, &ky0, &ky1);
         for (int ox = 0; ox < s->out_w; ++ox) {
-            const int x0 = ox * s->stride_w - s->pad_left;
-            int kx0, kx1;
-            inside(x0, s->kernel_w, s->in_w, &kx0, &kx1);
-            const int run = (kx1 - kx0) * s->in_c;
+            const kws_window_t win = window_at(s, oy, ox);
+            const int run = (win.kx1 - win.kx0) * s->in_c;
             for (int oc = 0; oc < s->out_c; ++oc) {
                 int32_t acc = s->bias ? s->bias[oc] : 0;
-                for (int ky = ky0; ky < ky1; ++ky) {
-                    const kws_act_t *x = in + ((y0 + ky) * s->in_w + x0 + kx0) * s->in_c;
+                for (int ky = win.ky0; ky < win.ky1; ++ky) {
+                    const kws_act_t *x = in
+                        + ((win.y0 + ky) * s->in_w + win.x0 + win.kx0) * s->in_c;
                     const int8_t *w = s->weights
-                        + ((oc * s->kernel_h + ky) * s->kernel_w + kx0) * s->in_c;
+                        + ((oc * s->kernel_h + ky) * s->kernel_w + win.kx0) * s->in_c;
                     for (int i = 0; i < run; ++i)
                         acc += (int32_t)x[i] * w[i];
                 }
@@ -81,18 +94,14 @@ static void depthwise(const kws_stage_t *s, const kws_act_t *in, kws_act_t *out,
     static int32_t sums[KWS_MAX_CHANNELS];
     const int channels = s->in_c;
     for (int oy = 0; oy < s->out_h; ++oy) {
-        const int y0 = oy * s->stride_h - s->pad_top;
-        int ky0, ky1;
-        inside(y0, s->kernel_h, s->in_h, &ky0, &ky1);
         for (int ox = 0; ox < s->out_w; ++ox) {
-            const int x0 = ox * s->stride_w - s->pad_left;
-            int kx0, kx1;
-            inside(x0, s->kernel_w, s->in_w, &kx0, &kx1);
+            const kws_window_t win = window_at(s, oy, ox);
             for (int c = 0; c < channels; ++c)
                 sums[c] = s->bias ? s->bias[c] : 0;
-            for (int ky = ky0; ky < ky1; ++ky) {
-                for (int kx = kx0; kx < kx1; ++kx) {
-                    const kws_act_t *x = in + ((y0 + ky) * s->in_w + x0 + kx) * channels;
+            for (int ky = win.ky0; ky < win.ky1; ++ky) {
+                for (int kx = win.kx0; kx < win.kx1; ++kx) {
+                    const kws_act_t *x = in
+                        + ((win.y0 + ky) * s->in_w + win.x0 + kx) * channels;
                     const int8_t *w = s->weights + (ky * s->kernel_w + kx) * channels;
                     for (int c = 0; c < channels; ++c)
                         sums[c] += (int32_t)x[c] * w[c];
