@@ -80,6 +80,10 @@ class FeatureConfig:
         return self
 
 
+# The feature flags, one per FeatureConfig setting and named alike.
+FLAGS = tuple(field.name for field in dataclasses.fields(FeatureConfig))
+
+
 def mfcc(audio, config):
     """MFCCs of a batch of clips: float [batch, samples] in [-1, 1] -> [batch, frames, dct]."""
     import tensorflow as tf

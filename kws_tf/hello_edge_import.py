@@ -50,7 +50,7 @@ from kws_tf.models import architecture_module, build_model, checkpoint
 from kws_tf.models.common import same_size
 
 HELLO_EDGE_WANTED_WORDS = "yes,no,up,down,left,right,on,off,stop,go"
-FEATURE_FLAGS = tuple(field.name for field in dataclasses.fields(features.FeatureConfig))
+FEATURE_FLAGS = features.FLAGS
 DEFAULT_SAMPLE_RATE = 16000  # not in the graph: Mfcc takes the rate from the wav header
 # Ops on the data path that hold no weights and change no values the model computes.
 PASS_THROUGH = {"Placeholder", "DecodeWav", "AudioSpectrogram", "Mfcc", "Squeeze", "Transpose",

@@ -5,13 +5,11 @@ features; a .tflite model with kws_tf metadata records all five settings. A flag
 on the command line that contradicts the model is an error rather than being silently
 overridden; settings that neither the model nor the flags give keep Hello Edge's defaults.
 """
-import dataclasses
 import math
 
 from kws_tf.errors import KwsError
-from kws_tf.features import FeatureConfig
+from kws_tf.features import FLAGS, FeatureConfig
 
-FLAGS = tuple(field.name for field in dataclasses.fields(FeatureConfig))
 
 
 def given_flags(args):

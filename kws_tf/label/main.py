@@ -6,7 +6,7 @@ import sys
 from kws_tf import cli, features
 from kws_tf.errors import KwsError
 from kws_tf.label import audio, classify, model as model_loader, recognize, report
-from kws_tf.label.features import FLAGS as FEATURE_FLAGS
+
 
 # The window moves 30 ms at a time, as in TensorFlow's streaming accuracy test.
 STREAM_DEFAULTS = {"stride_ms": 30.0, **recognize.DEFAULTS}
@@ -58,7 +58,7 @@ def build_parser():
                          "feature nodes, a .tflite model's metadata), else Hello Edge's "
                          "defaults (16000, 1000, 30, 10, 40). Flags that disagree with the "
                          "model are errors.")
-    parser.set_defaults(**{name: None for name in FEATURE_FLAGS})
+    parser.set_defaults(**{name: None for name in features.FLAGS})
     cli.add_json_out(parser)
     return parser
 

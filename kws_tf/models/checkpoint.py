@@ -87,7 +87,7 @@ def load(prefix):
 
 
 STATE_FILE = "checkpoint_state.json"  # train.py's record of complete checkpoints in a train_dir
-FEATURE_KEYS = tuple(field.name for field in dataclasses.fields(features.FeatureConfig))
+FEATURE_KEYS = features.FLAGS
 
 
 def find(path, flag="--checkpoint"):

@@ -68,15 +68,37 @@ def _scale_in(stage, factor):
     return dataclasses.replace(stage, weights=stage.weights * factor[:, np.newaxis])
 
 
-def equalize_model(model, architecture):
-    """Equalizes a ds_cnn_bf Keras model's weights in place (its logits stay the same); the
-    starting point of training through the integer graph."""
-    from kws_tf.quant import extract
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    mode: str  # "none" (the stages as they are) or "cross_layer"
+    stages: list  # the float stages the graph was made from
+    graph: object  # what `build` made of them: the integer graph ...
+    extra: object  # ... and whatever else it returned
+    agreement: float  # how often the graph predicts what the float model does
 
-    for stage in equalize(extract.float_stages(model, architecture)):
+
+def choose(stages, calibration, build):
+    """(best trial, both trials): the integer graph `build(float stages) -> (graph, extra)`
+    makes of `stages` as they are and equalized, and which agrees more with the float model
+    on `calibration` feature maps (a tie keeps them as they are)."""
+    from kws_tf.quant import integer_graph
+
+    reference = np.argmax(st.run_float(stages, calibration), axis=-1)
+    trials = []
+    for mode, candidate in (("none", stages), ("cross_layer", equalize(stages))):
+        graph, extra = build(candidate)
+        agreement = float(np.mean(integer_graph.predict(graph, calibration) == reference))
+        trials.append(Trial(mode, candidate, graph, extra, agreement))
+    return max(trials, key=lambda trial: trial.agreement), trials
+
+
+def write_weights(model, stages):
+    """Sets each linear stage's float weights into the Keras layer of its name (ds_cnn_bf:
+    no batch norm to fold back), e.g. equalized ones: same logits, the starting point of
+    training through the integer graph."""
+    for stage in stages:
         if stage.kind not in st.LINEAR:
             continue
         layer = model.get_layer(stage.name)
         weights = stage.weights[..., np.newaxis] if stage.kind == st.DEPTHWISE else stage.weights
         layer.weights[0].assign(weights.astype(layer.weights[0].dtype.as_numpy_dtype))
-    return model

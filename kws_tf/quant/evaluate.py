@@ -22,7 +22,6 @@ from kws_tf.export import hardware
 from kws_tf.models import checkpoint
 from kws_tf.quant import analysis, equalize, extract, integer_sim, qat, rounding
 from kws_tf.quant import integer_graph as ig
-from kws_tf.quant import stages as st
 
 EVALUATED = {"validation": "validation", "testing": "test"}
 
@@ -243,22 +242,18 @@ def _integer_graph(args, stages, index, feature_config):
                                        args.batch_size)
         lines.append(f"calibration: {len(items)} training clips (unaugmented); agreement "
                      "with the float model's predictions on them:")
-    modes = (("none", "cross_layer") if args.weight_equalization == "search"
-             else (args.weight_equalization,))
-    chosen = None
-    for mode in modes:
-        candidate = equalize.equalize(stages) if mode == "cross_layer" else stages
-        graph, how = _rounded(args, candidate, calibration)
-        if len(modes) == 1:
-            return graph, candidate, lines + how, mode
-        agreement = float(np.mean(ig.predict(graph, calibration) == np.argmax(
-            st.run_float(stages, calibration), axis=-1)))
-        lines += [f"  weight equalization {mode}: {_percent(agreement)}"] + [
-            "  " + line for line in how]
-        if chosen is None or agreement > chosen[0]:
-            chosen = (agreement, graph, candidate, mode)
-    lines.append(f"  -> weight equalization {chosen[3]}")
-    return (*chosen[1:3], lines, chosen[3])
+    if args.weight_equalization != "search":
+        if args.weight_equalization == "cross_layer":
+            stages = equalize.equalize(stages)
+        graph, how = _rounded(args, stages, calibration)
+        return graph, stages, lines + how, args.weight_equalization
+    best, trials = equalize.choose(stages, calibration,
+                                   lambda candidate: _rounded(args, candidate, calibration))
+    for trial in trials:
+        lines += [f"  weight equalization {trial.mode}: {_percent(trial.agreement)}"] + [
+            "  " + line for line in trial.extra]
+    lines.append(f"  -> weight equalization {best.mode}")
+    return best.graph, best.stages, lines, best.mode
 
 
 def _rounded(args, stages, calibration):

@@ -15,8 +15,6 @@ float model's: a checkpoint of it is an ordinary ds_cnn_bf checkpoint.
 """
 import math
 
-import numpy as np
-
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
@@ -174,28 +172,23 @@ def choose(model, spec, calibration):
     layer equalized, whichever agrees more with the float model; equalized=True means
     `model`'s weights were equalized in place (its float logits stay the same)."""
     from kws_tf.quant import equalize, extract, integer_graph
-    from kws_tf.quant import stages as st
 
-    stages = extract.float_stages(model, "ds_cnn_bf")
-    reference = np.argmax(st.run_float(stages, calibration), axis=-1)
     widths = (spec["input_bits"], spec["weight_bits"], spec["activation_bits"])
-    best = None
-    for equalized in (False, True):
-        candidate = equalize.equalize(stages) if equalized else stages
+
+    def build(stages):
         frac_bits = spec["input_frac_bits"]
         if frac_bits is None:
-            frac_bits, _ = integer_graph.choose_input_frac_bits(candidate, calibration,
-                                                                *widths, spec["shifts"])
-        graph = integer_graph.quantize(candidate, frac_bits, *widths[:2], spec["shifts"],
-                                       calibration=calibration,
-                                       activation_bits=spec["activation_bits"])
-        agreement = np.mean(integer_graph.predict(graph, calibration) == reference)
-        if best is None or agreement > best[0]:
-            best = (agreement, equalized, {**spec, "input_frac_bits": frac_bits,
-                                           "shifts": list(graph.shifts)})
-    if best[1]:
-        equalize.equalize_model(model, "ds_cnn_bf")
-    return best[2], best[1]
+            frac_bits, _ = integer_graph.choose_input_frac_bits(stages, calibration, *widths,
+                                                                spec["shifts"])
+        graph = integer_graph.quantize(stages, frac_bits, *widths[:2], spec["shifts"],
+                                       calibration=calibration, activation_bits=widths[2])
+        return graph, {**spec, "input_frac_bits": frac_bits, "shifts": list(graph.shifts)}
+
+    best, _ = equalize.choose(extract.float_stages(model, "ds_cnn_bf"), calibration, build)
+    equalized = best.mode == "cross_layer"
+    if equalized:
+        equalize.write_weights(model, best.stages)
+    return best.extra, equalized
 
 
 def describe(spec):
