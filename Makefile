@@ -1,6 +1,9 @@
-# `make demo` and `make test` bootstrap .venv themselves (Python 3.11).
-PYTHON ?= python3.11
-VENV := .venv
+# `make demo` and `make test` bootstrap .venv themselves, with the newest of python3.13,
+# python3.12 and python3.11 that runs (a pyenv shim of a version not selected does not);
+# `make test PYTHON=/path/to/python3.x` chooses another, `VENV=dir` another environment.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11; do \
+	$$p -c "" >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO := demo_work
@@ -8,19 +11,30 @@ DEMO_FEATURES := --window_size_ms 40 --window_stride_ms 20 --dct_coefficient_cou
 # Hello Edge's DS_CNN_S configuration.
 DS_CNN_S := --model_architecture ds_cnn --model_size_info 5 64 10 4 2 2 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1
 
-.PHONY: venv test demo search-demo bench clean
+.PHONY: venv test test-fast demo search-demo bench clean
 
 venv: $(STAMP)
 
 $(STAMP): requirements.txt requirements-test.txt pyproject.toml
+	@test -x $(PY) || test -n "$(PYTHON)" || { echo "error: no python3.13, python3.12 or \
+	python3.11 runs here; install one, or run make PYTHON=/path/to/python3.x" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; v = sys.version_info[:2]; print(f"make: {sys.prefix} uses Python \
+	{sys.version.split()[0]}"); sys.exit(0 if (3, 11) <= v <= (3, 13) else \
+	"error: kws-tf supports Python 3.11 to 3.13; run make PYTHON=/path/to/python3.x")'
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 test: venv
+	@$(PY) -c 'import sys; print("make: testing with Python", sys.version.split()[0])'
 	$(PY) -m pytest -q
+
+# The suite without the end-to-end tests marked slow.
+test-fast: venv
+	@$(PY) -c 'import sys; print("make: testing with Python", sys.version.split()[0])'
+	$(PY) -m pytest -q -m "not slow"
 
 demo: venv
 	$(PY) -m kws_tf.data.synthetic --output_dir $(DEMO)/data --clips_per_word 100 --seed 0

@@ -181,16 +181,17 @@ def feature_config_from_flags(args):
         feature_frac_bits=args.feature_frac_bits).validate()
 
 
-def clip_features(path, config):
+def clip_features(path, config, resampler="soxr"):
     """Feature map [frames, dct] of one wav file (any format the reader converts)."""
     from kws_tf.data.wav import read_wav
 
-    audio = pad_or_trim(read_wav(path, config.sample_rate), config.desired_samples)
+    audio = pad_or_trim(read_wav(path, config.sample_rate, resampler), config.desired_samples)
     return mfcc(audio[np.newaxis, :], config).numpy()[0]
 
 
 def _parser():
     from kws_tf import cli
+    from kws_tf.data import speech_commands
 
     parser = cli.ArgumentParser(
         prog="python -m kws_tf.features",
@@ -198,6 +199,7 @@ def _parser():
                     "what a model trained with the same feature flags sees.")
     parser.add_argument("--wav", required=True, help="The wav file.")
     add_feature_flags(parser)
+    speech_commands.add_resampler_flag(parser)
     parser.add_argument("--output_file", default="",
                         help="Save the map to this .npy file instead of printing it.")
     parser.add_argument("--quantize_bits", type=int, default=0,
@@ -217,7 +219,7 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     with cli.user_errors():
         config = feature_config_from_flags(args)
-        features = clip_features(args.wav, config)
+        features = clip_features(args.wav, config, args.resampler)
         report = {"wav": args.wav, "frames": int(features.shape[0]),
                   "coefficients": int(features.shape[1]),
                   "min": float(features.min()), "max": float(features.max())}

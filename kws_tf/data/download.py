@@ -12,6 +12,7 @@ import time
 import urllib.parse
 import urllib.request
 
+from kws_tf import progress as kws_progress
 from kws_tf.errors import KwsError
 
 
@@ -22,12 +23,13 @@ def _marker(data_dir, archive_name):
 def _download(url, target, progress):
     partial = target + ".part"
     start = time.time()
+    line = kws_progress.StatusLine()
 
     def report(blocks, block_size, total):
         if progress and total > 0:
             done = min(blocks * block_size, total)
-            print(f"\r>> downloading {os.path.basename(target)} {100.0 * done / total:.1f}%",
-                  end="", file=sys.stderr, flush=True)
+            line.show(f">> downloading {os.path.basename(target)} {100.0 * done / total:.1f}%",
+                      final=done == total)
 
     try:
         urllib.request.urlretrieve(url, partial, reporthook=report)
@@ -35,8 +37,7 @@ def _download(url, target, progress):
         if os.path.exists(partial):
             os.remove(partial)
         raise KwsError(f"--data_url {url}: download failed ({error})") from None
-    if progress:
-        print(file=sys.stderr)
+    line.close()
     os.replace(partial, target)
     size = os.path.getsize(target)
     print(f"downloaded {target} ({size} bytes in {time.time() - start:.1f} s)", file=sys.stderr)

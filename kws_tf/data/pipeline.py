@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from kws_tf import features
 from kws_tf.data import speech_commands
-from kws_tf.data.wav import read_wav
+from kws_tf.data.wav import DEFAULT_RESAMPLER, read_wav
 from kws_tf.errors import KwsError
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -90,7 +90,7 @@ def _raise_for_bad_file(paths, desired_samples):
             raise KwsError(f"{path}: cannot decode ({error.message.splitlines()[0]})") from None
 
 
-def load_audio(items, config):
+def load_audio(items, config, resampler=DEFAULT_RESAMPLER):
     """Decodes the clips of `items` once: returns int16 [len(items), desired_samples].
 
     Silence items stay zero; files that tf.audio.decode_wav cannot read exactly
@@ -103,12 +103,12 @@ def load_audio(items, config):
         audio[standard] = _decode_standard([items[i].path for i in standard], samples)
     for i, item in enumerate(items):
         if item.path and not item.standard:
-            audio[i] = _to_int16(features.pad_or_trim(read_wav(item.path, config.sample_rate),
+            audio[i] = _to_int16(features.pad_or_trim(read_wav(item.path, config.sample_rate, resampler),
                                                       samples))
     return audio
 
 
-def load_background(paths, config):
+def load_background(paths, config, resampler=DEFAULT_RESAMPLER):
     """All noise files end to end, with the start and length of each.
 
     Files shorter than a clip are tiled to a clip's length so that any of them
@@ -116,7 +116,7 @@ def load_background(paths, config):
     """
     pieces = []
     for path in paths:
-        noise = read_wav(path, config.sample_rate)
+        noise = read_wav(path, config.sample_rate, resampler)
         if len(noise) < config.desired_samples:
             noise = np.tile(noise, -(-config.desired_samples // len(noise)))
         pieces.append(noise.astype(np.float32))
@@ -135,11 +135,11 @@ def _epoch_order(size, seed, epoch):
 class SplitData:
     """The decoded clips and labels of one split, with its noise, ready to batch."""
 
-    def __init__(self, items, feature_config, background=None):
+    def __init__(self, items, feature_config, background=None, resampler=DEFAULT_RESAMPLER):
         self.feature_config = feature_config
         self.labels = np.array([item.label for item in items], np.int32)
         self.paths = [item.path or speech_commands.SILENCE_LABEL for item in items]
-        self.audio = load_audio(items, feature_config)
+        self.audio = load_audio(items, feature_config, resampler)
         self.background = background
 
     def __len__(self):
@@ -226,8 +226,9 @@ def load_splits(index, feature_config, splits=("training", "validation", "testin
     """SplitData for each requested split; training gets the background noise."""
     background = None
     if index.background_files:
-        noise, starts, lengths = load_background(index.background_files, feature_config)
+        noise, starts, lengths = load_background(index.background_files, feature_config,
+                                                 index.resampler)
         background = (tf.constant(noise), tf.constant(starts), tf.constant(lengths))
     return {name: SplitData(index.splits[name], feature_config,
-                            background if name == "training" else None)
+                            background if name == "training" else None, index.resampler)
             for name in splits}

@@ -16,6 +16,7 @@ import random
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+from kws_tf.data import wav
 from kws_tf.data.wav import probe_wav
 from kws_tf.errors import KwsError
 
@@ -83,6 +84,7 @@ class DataConfig:
     unknown_percentage: float = 10.0
     split: str = "hash"
     skip_bad_files: bool = False
+    resampler: str = wav.DEFAULT_RESAMPLER
 
     def validate(self):
         for name in ("validation_percentage", "testing_percentage"):
@@ -97,6 +99,9 @@ class DataConfig:
                 raise KwsError(f"--{name} must not be negative, got {getattr(self, name)}")
         if self.split not in ("hash", "lists"):
             raise KwsError(f"--split must be 'hash' or 'lists', got {self.split!r}")
+        if self.resampler not in wav.RESAMPLERS:
+            raise KwsError(f"--resampler must be one of {', '.join(wav.RESAMPLERS)}, got "
+                           f"{self.resampler!r}")
         return self
 
 
@@ -115,6 +120,7 @@ class DataIndex:
     splits: dict
     background_files: list
     bad_files: list  # (path, reason) pairs skipped under --skip_bad_files
+    resampler: str = wav.DEFAULT_RESAMPLER  # for the files of other rates
 
     def summary(self):
         counts = {name: len(items) for name, items in self.splits.items()}
@@ -210,7 +216,7 @@ def build_index(config, sample_rate=16000):
     return DataIndex(words_list=prepare_words_list(config.wanted_words),
                      splits={name: splits[name] for name in SPLITS},
                      background_files=_background_files(data_dir),
-                     bad_files=bad_files)
+                     bad_files=bad_files, resampler=config.resampler)
 
 
 def _background_files(data_dir):
@@ -253,7 +259,15 @@ def add_data_flags(parser):
                             "official v0.02 split).")
     group.add_argument("--skip_bad_files", action="store_true",
                        help="Skip (and count) wavs that cannot be decoded instead of stopping.")
+    add_resampler_flag(group)
     return group
+
+
+def add_resampler_flag(parser):
+    parser.add_argument("--resampler", choices=wav.RESAMPLERS, default=wav.DEFAULT_RESAMPLER,
+                        help="How wavs at other sample rates are converted: 'soxr' (aligned in "
+                             "time) or 'tfio' (tensorflow-io, if installed and its ops load; "
+                             "output delayed by 32 samples at the lower rate).")
 
 
 def data_config_from_flags(args):
@@ -265,4 +279,5 @@ def data_config_from_flags(args):
         silence_percentage=args.silence_percentage,
         unknown_percentage=args.unknown_percentage,
         split=args.split,
-        skip_bad_files=args.skip_bad_files).validate()
+        skip_bad_files=args.skip_bad_files,
+        resampler=args.resampler).validate()

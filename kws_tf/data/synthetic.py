@@ -45,7 +45,7 @@ import traceback
 import numpy as np
 
 from kws_tf.data.wav import write_wav
-from kws_tf import cli
+from kws_tf import cli, progress
 from kws_tf.errors import KwsError
 
 SAMPLE_RATE = 16000
@@ -574,27 +574,22 @@ def _task(job):
 # Driver.
 
 class _Progress:
-    """``clips 1200/3000  845.1 clips/s`` on stderr, redrawn in place."""
+    """``clips 1200/3000  845.1 clips/s`` on stderr."""
 
     def __init__(self, total, enabled=True, stream=None):
         self.total, self.enabled = total, enabled
-        self.stream = stream or sys.stderr
-        self.done, self.start, self.last = 0, time.monotonic(), 0.0
+        self.line = progress.StatusLine(stream)
+        self.done, self.start = 0, time.monotonic()
 
     def update(self, n):
         self.done += n
-        now = time.monotonic()
-        if self.enabled and (now - self.last > 0.1 or self.done >= self.total):
-            self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            self.stream.write("\rclips %d/%d  %.1f clips/s"
-                              % (self.done, self.total, rate))
-            self.stream.flush()
+        if self.enabled:
+            rate = self.done / max(time.monotonic() - self.start, 1e-9)
+            self.line.show("clips %d/%d  %.1f clips/s" % (self.done, self.total, rate),
+                           final=self.done >= self.total)
 
     def close(self):
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.line.close()
 
 
 def _check_word_names(words):

@@ -33,6 +33,10 @@ _TF_SKIPS_BEFORE_FMT = {b"JUNK", b"bext", b"iXML", b"qlty", b"mext", b"levl", b"
 # Beyond these, a "rate" is a corrupt header, and resampling it could need absurd memory.
 _MIN_RATE, _MAX_RATE = 1000, 1_000_000
 
+# soxr (libsoxr, high quality) by default; tensorflow-io's when installed and chosen.
+RESAMPLERS = ("soxr", "tfio")
+DEFAULT_RESAMPLER = "soxr"
+
 _RIFF = struct.Struct("<4sI4s")
 _CHUNK = struct.Struct("<4sI")
 _FMT = struct.Struct("<HHIIHH")
@@ -79,18 +83,19 @@ def probe_wav(path):
         raise _os_error(name, error) from None
 
 
-def read_wav(path, sample_rate=16000):
-    """The audio of the wav file at `path`: float32 mono in [-1, 1] at `sample_rate`."""
+def read_wav(path, sample_rate=16000, resampler=DEFAULT_RESAMPLER):
+    """The audio of the wav file at `path`: float32 mono in [-1, 1] at `sample_rate`
+    (other rates converted by `resampler`, one of RESAMPLERS)."""
     name = os.fsdecode(path)
     try:
         with open(path, "rb") as stream:
             data = stream.read()
     except OSError as error:
         raise _os_error(name, error) from None
-    return decode_wav_bytes(data, sample_rate, name)
+    return decode_wav_bytes(data, sample_rate, name, resampler)
 
 
-def decode_wav_bytes(data, sample_rate=16000, name="<bytes>"):
+def decode_wav_bytes(data, sample_rate=16000, name="<bytes>", resampler=DEFAULT_RESAMPLER):
     """Like read_wav, for wav bytes already in memory; `name` goes in error messages.
 
     16-bit PCM is scaled exactly as tf.audio.decode_wav does (x / 32768);
@@ -107,7 +112,7 @@ def decode_wav_bytes(data, sample_rate=16000, name="<bytes>"):
         samples = samples.reshape(-1, info.channels).mean(axis=1)
     samples = samples.astype(np.float32)
     if info.sample_rate != sample_rate:
-        samples = _resample(samples, info.sample_rate, sample_rate, name)
+        samples = resample(samples, info.sample_rate, sample_rate, name, resampler)
     return samples
 
 
@@ -248,30 +253,34 @@ def _to_float(raw, info):
     return samples.astype(np.float64) / 2.0 ** (bits - 1)
 
 
-def _resample(samples, rate_in, rate_out, name):
-    """Resamples mono float32 audio with tensorflow-io (a speex resampler).
+def resample(samples, rate_in, rate_out, name, resampler=DEFAULT_RESAMPLER):
+    """Mono float32 audio from `rate_in` to `rate_out` Hz, clipped to [-1, 1].
 
-    Measured with tensorflow-io 0.37.1 (tests/data/test_wav.py pins the delay):
-    frequency and amplitude are kept (a 1 kHz sine at 44.1 kHz comes out at
-    1000 Hz with amplitude within 1e-4; a least-squares sine fit leaves 1e-7 to
-    2e-6 RMS), and the length is floor(n * rate_out / rate_in). But the output
-    is delayed by the filter's latency, 32 samples at the lower of the two
-    rates (tensorflow/io#1392): 44.1 kHz -> 16 kHz starts 88 input = 31.9
-    output samples (2 ms) late, 8 kHz -> 16 kHz 32 input = 64 output samples
-    (4 ms) late. The first samples are the filter ramping up from silence and
-    the last 2-4 ms of the input are lost. We leave it so: it is small against
-    a 1 s clip and the 100 ms time-shift augmentation.
+    soxr (libsoxr's "HQ" polyphase filter) keeps the timing: its output is aligned with the
+    input and has round(n * rate_out / rate_in) samples. tensorflow-io's speex resampler
+    (`resampler` "tfio", tests/data/test_wav.py pins its figures) keeps frequency and amplitude
+    too, gives floor(n * rate_out / rate_in) samples, but delays the output by its filter's
+    latency, 32 samples at the lower of the two rates (tensorflow/io#1392): 44.1 -> 16 kHz
+    starts 31.9 output samples (2 ms) late, 8 -> 16 kHz 64 (4 ms) late.
     """
-    try:
-        resampled = _tfio_resampler()(samples[:, np.newaxis], int(rate_in), int(rate_out))
-        resampled = np.asarray(resampled, np.float32)[:, 0]
-    except Exception as error:  # ImportError, or any failure inside the op
-        reason = (str(error).strip().splitlines() or [""])[0] or type(error).__name__
-        raise KwsError(f"{name}: resampling {rate_in} Hz to {rate_out} Hz needs "
-                       f"tensorflow-io ({reason})") from error
+    if resampler not in RESAMPLERS:
+        raise KwsError(f"--resampler {resampler!r} is not one of {', '.join(RESAMPLERS)}")
+    if resampler == "soxr":
+        import soxr
+
+        resampled = soxr.resample(samples, int(rate_in), int(rate_out), quality="HQ")
+    else:
+        try:
+            resampled = _tfio_resampler()(samples[:, np.newaxis], int(rate_in), int(rate_out))
+            resampled = np.asarray(resampled, np.float32)[:, 0]
+        except Exception as error:  # ImportError, or any failure inside the op
+            reason = (str(error).strip().splitlines() or [""])[0] or type(error).__name__
+            raise KwsError(f"{name}: resampling {rate_in} Hz to {rate_out} Hz with --resampler "
+                           "tfio needs tensorflow-io whose ops load on this TensorFlow "
+                           f"(pip install kws-tf[tfio]; {reason})") from error
     if len(resampled) == 0:
         raise KwsError(f"{name}: too short to resample ({len(samples)} samples at {rate_in} Hz)")
-    return np.clip(resampled, -1.0, 1.0)
+    return np.clip(np.asarray(resampled, np.float32), -1.0, 1.0)
 
 
 @functools.lru_cache(maxsize=None)

@@ -41,10 +41,10 @@ def wav_paths(items):
     return paths
 
 
-def read_recording(path, sample_rate):
+def read_recording(path, sample_rate, resampler=wav.DEFAULT_RESAMPLER):
     """The audio of `path` as the model needs it; other rates, channels, depths are converted."""
     info = wav.probe_wav(path)
-    samples = wav.read_wav(path, sample_rate)
+    samples = wav.read_wav(path, sample_rate, resampler)
     conversion = ""
     if not (info.channels == 1 and info.sample_rate == sample_rate
             and info.format_tag == wav.PCM and info.bits_per_sample == 16):

@@ -4,6 +4,7 @@ import json
 import sys
 
 from kws_tf import cli, features
+from kws_tf.data import speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.label import audio, classify, model as model_loader, recognize, report
 
@@ -34,6 +35,7 @@ def build_parser():
                         help="How many of the best labels to print for a clip.")
     parser.add_argument("--output", choices=("text", "json"), default="text",
                         help="Print Hello Edge's text lines, or one JSON object.")
+    speech_commands.add_resampler_flag(parser)
     group = parser.add_argument_group(
         "streaming (as TensorFlow's RecognizeCommands)",
         "A recording that holds at least --minimum_count clip-long windows (and more than "
@@ -93,7 +95,7 @@ def label_wavs(args):
     stream_settings = {name: getattr(args, name) for name in STREAM_DEFAULTS}
     results = []
     for path in paths:
-        recording = audio.read_recording(path, rate)
+        recording = audio.read_recording(path, rate, args.resampler)
         if recording.conversion:
             print(f"note: {path}: {recording.conversion}", file=sys.stderr)
         result = classify.label_recording(model, labels, recording,

@@ -15,15 +15,13 @@ from tensorflow.lite.python import schema_py_generated as schema
 from kws_tf import cli
 from kws_tf import features as mfcc_features
 from kws_tf.errors import KwsError
+from kws_tf.export import interpreter
 from kws_tf.export.tflite_metadata import read_metadata
 from kws_tf.label import features
 
 # Ops that pass a softmax's output on unchanged in meaning.
 _PASS_THROUGH = {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.QUANTIZE,
                  schema.BuiltinOperator.RESHAPE, schema.BuiltinOperator.SQUEEZE}
-# TFLite's own kernels, without the XNNPACK delegate: deterministic, closer to what
-# microcontroller kernels compute, and no "Created XNNPACK delegate" line on stderr.
-_BUILTIN_KERNELS = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
 # How many windows' features are computed in one op call (bounds memory on long files).
 _FEATURE_BATCH = 256
 
@@ -35,8 +33,7 @@ class TfliteModel:
         self.path = path
         content = cli.read_bytes(path, "--graph")
         try:
-            self._interpreter = tf.lite.Interpreter(
-                model_content=content, experimental_op_resolver_type=_BUILTIN_KERNELS)
+            self._interpreter = interpreter.create(content)
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -37,6 +37,13 @@ def same_size(size, stride):
     return math.ceil(size / stride)
 
 
+def same_pads(size, kernel, stride):
+    """(output size, pad before, pad after) of TF's SAME padding along one axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return out, total // 2, total - total // 2
+
+
 def check_inputs(input_shape, label_count):
     """input_shape is (frames, coefficients) of the feature map."""
     frames, coefficients = input_shape

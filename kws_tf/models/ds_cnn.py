@@ -11,6 +11,7 @@ import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.models import common
+from kws_tf.models import layers as portable
 
 LAYOUT = ("1 + 5*N numbers (N, then N groups of features, kernel_t, kernel_f, stride_t, "
           "stride_f)")
@@ -47,7 +48,7 @@ def model(model_size_info, input_shape, label_count):
             x = _batch_norm_relu(x, "conv_1")
             continue
         name = f"conv_ds_{i}"
-        x = keras.layers.DepthwiseConv2D(layer["kernel"], strides=layer["strides"],
+        x = portable.DepthwiseConv2D(layer["kernel"], strides=layer["strides"],
                                          padding="same", depthwise_initializer=common.GLOROT,
                                          bias_initializer="zeros", name=f"{name}_dw")(x)
         x = _batch_norm_relu(x, f"{name}_dw")

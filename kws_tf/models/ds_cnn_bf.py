@@ -23,6 +23,7 @@ import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.models import common, ds_cnn
+from kws_tf.models import layers as portable
 
 LAYOUT = ds_cnn.LAYOUT
 
@@ -47,7 +48,7 @@ def model(model_size_info, input_shape, label_count):
         x = keras.layers.GlobalMaxPooling2D(keepdims=True, name="max_pool")(x)
     for i, layer in enumerate(layers[1:], start=1):
         name = f"conv_ds_{i}"
-        x = keras.layers.DepthwiseConv2D(layer["kernel"], strides=layer["strides"],
+        x = portable.DepthwiseConv2D(layer["kernel"], strides=layer["strides"],
                                          padding="same", use_bias=False,
                                          depthwise_initializer=common.GLOROT, name=f"{name}_dw")(x)
         x = keras.layers.ReLU(name=f"{name}_dw_relu")(x)

@@ -25,9 +25,9 @@ import numpy as np
 
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
-import tf_keras as keras
 
 from kws_tf import cli, features
+from kws_tf import progress as kws_progress
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint
@@ -365,8 +365,8 @@ def _run_epoch(searcher, args, epoch_index, batches_per_epoch, train, arch_batch
     phase_batches = (args.warmup_epochs if warmup else args.n_epochs) * batches_per_epoch
     print(f"{'warm-up' if warmup else 'search'} epoch {epoch + 1}/"
           f"{args.warmup_epochs if warmup else args.n_epochs}")
-    progress = keras.utils.Progbar(batches_per_epoch,
-                                   stateful_metrics=["loss", "acc", "E[FLOPs]"])
+    progress = kws_progress.progbar(batches_per_epoch,
+                                    stateful_metrics=["loss", "acc", "E[FLOPs]"])
     losses, accuracies, arch_steps = [], [], 0
     weight_lr = arch_lr = 0.0
     for i in range(batches_per_epoch):

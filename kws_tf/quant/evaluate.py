@@ -238,7 +238,8 @@ def _integer_graph(args, stages, index, feature_config):
     if (args.input_frac_bits is None or args.shifts is None or "search" in (
             args.weight_scales, args.weight_equalization)):
         items = index.splits["training"][:args.calibration_samples]
-        calibration, _ = _feature_maps(pipeline.SplitData(items, feature_config),
+        calibration, _ = _feature_maps(pipeline.SplitData(items, feature_config,
+                                                         resampler=index.resampler),
                                        args.batch_size)
         lines.append(f"calibration: {len(items)} training clips (unaugmented); agreement "
                      "with the float model's predictions on them:")

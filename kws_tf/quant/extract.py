@@ -16,6 +16,7 @@ import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.errors import KwsError
+from kws_tf.models import common
 from kws_tf.quant import stages as st
 
 SUPPORTED = ("ds_cnn_bf", "ds_cnn")
@@ -99,8 +100,8 @@ def _conv_stage(layer, kind, weights, shape, out_channels):
     height, width, _ = shape
     kernel, strides = tuple(layer.kernel_size), tuple(layer.strides)
     if layer.padding == "same":
-        out_h, top, bottom = st.same_pads(height, kernel[0], strides[0])
-        out_w, left, right = st.same_pads(width, kernel[1], strides[1])
+        out_h, top, bottom = common.same_pads(height, kernel[0], strides[0])
+        out_w, left, right = common.same_pads(width, kernel[1], strides[1])
     else:
         out_h, out_w = (st.valid_size(height, kernel[0], strides[0]),
                         st.valid_size(width, kernel[1], strides[1]))

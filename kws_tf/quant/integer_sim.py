@@ -20,6 +20,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from kws_tf.errors import KwsError
+from kws_tf.models import layers
 
 MODE = "integer"
 
@@ -81,8 +82,7 @@ class IntegerSimulation(keras.Model):
                 x = tf.reshape(x, [-1, *layer.target_shape])
             elif isinstance(layer, keras.layers.DepthwiseConv2D):
                 weights, frac = _integer_weights(layer.depthwise_kernel, self.weight_bits)
-                x = tf.nn.depthwise_conv2d(x, weights, [1, *layer.strides, 1],
-                                           layer.padding.upper())
+                x = layers.depthwise_conv2d(x, weights, layer.strides, layer.padding)
                 exponent += frac
             elif isinstance(layer, keras.layers.Conv2D):
                 weights, frac = _integer_weights(layer.kernel, self.weight_bits)

@@ -14,10 +14,12 @@ import collections
 
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow_model_optimization as tfmot
+import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit \
     import default_n_bit_quantize_scheme
 
 from kws_tf.errors import KwsError
+from kws_tf.models import layers
 from kws_tf.quant import qat_nas
 
 ARCHITECTURES = ("dnn", "cnn", "ds_cnn", "ds_cnn_bf", "nas")
@@ -51,10 +53,42 @@ def apply(model, architecture, quantize):
     if architecture == "nas":
         annotated = qat_nas.annotate(model, weight_bits, activation_bits)
     else:
-        annotated = tfmot.quantization.keras.quantize_annotate_model(model)
+        annotated = _annotate(model, weight_bits, activation_bits)
     with tfmot.quantization.keras.quantize_scope(qat_nas.CUSTOM_OBJECTS):
         return tfmot.quantization.keras.quantize_apply(
             annotated, scheme=_scheme(weight_bits, activation_bits))
+
+
+def _annotate(model, weight_bits, activation_bits):
+    """tfmot's annotation, by hand around a SubsampledDepthwiseConv2D (unequal strides): tfmot
+    knows layer classes, not subclasses, and folds batch norm only into classes it knows, so
+    that layer and its batch norm get qat_nas's configs (no fake-quant between them and the
+    ReLU, as tfmot's folding would have it)."""
+    def clone(layer):
+        return tfmot.quantization.keras.quantize_annotate_layer(
+            type(layer).from_config(layer.get_config()),
+            _subsampled_config(layer, weight_bits, activation_bits))
+
+    annotated = keras.models.clone_model(model, clone_function=clone)
+    for source, target in zip(model.layers, annotated.layers, strict=True):
+        target.set_weights(source.get_weights())
+    return annotated
+
+
+def _subsampled_config(layer, weight_bits, activation_bits):
+    """A LayerQuantizeConfig for a SubsampledDepthwiseConv2D or its batch norm; else None."""
+    consumer = qat_nas.sole_consumer(layer)
+    if isinstance(layer, layers.SubsampledDepthwiseConv2D):
+        feeds_bn_or_relu = isinstance(consumer, (keras.layers.BatchNormalization,
+                                                 keras.layers.ReLU))
+        return qat_nas.LayerQuantizeConfig("depthwise_kernel", weight_bits, True,
+                                           None if feeds_bn_or_relu else activation_bits)
+    producer = layer._inbound_nodes[0].inbound_layers  # the functional graph's edge in
+    if (isinstance(layer, keras.layers.BatchNormalization)
+            and isinstance(producer, layers.SubsampledDepthwiseConv2D)):
+        feeds_relu = isinstance(consumer, keras.layers.ReLU)
+        return qat_nas.LayerQuantizeConfig(output_bits=None if feeds_relu else activation_bits)
+    return None
 
 
 def _scheme(weight_bits, activation_bits):

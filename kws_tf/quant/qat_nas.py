@@ -79,14 +79,14 @@ def weight_bits_of(layer, default_bits):
     return layer.num_bits
 
 
-def _sole_consumer(layer):
+def sole_consumer(layer):
     nodes = layer._outbound_nodes  # the functional graph's edges out of `layer`
     return nodes[0].outbound_layer if len(nodes) == 1 else None
 
 
 def _config(layer, weight_bits, activation_bits):
     """The LayerQuantizeConfig of a Q layer or batch norm; None for the registry's layers."""
-    consumer = _sole_consumer(layer)
+    consumer = sole_consumer(layer)
     if type(layer) in KERNELS:
         kernel_attr, per_axis = KERNELS[type(layer)]
         feeds_bn = isinstance(consumer, keras.layers.BatchNormalization)

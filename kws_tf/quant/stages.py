@@ -56,13 +56,6 @@ class Stage:
         return height * width * channels * per_output
 
 
-def same_pads(size, kernel, stride):
-    """(output size, pad before, pad after) of TF's SAME padding along one axis."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return out, total // 2, total - total // 2
-
-
 def valid_size(size, kernel, stride):
     return -(-(size - kernel + 1) // stride)
 

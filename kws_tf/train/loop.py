@@ -22,6 +22,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from kws_tf import cli, features, models
+from kws_tf import progress as kws_progress
 from kws_tf.data import download, pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint as model_checkpoint
@@ -315,8 +316,8 @@ def train(args):
     writers = summaries.Writers(args.summaries_dir, enabled=chief)
 
     best = keeper.state["best_accuracy"] or 0.0
-    progress = keras.utils.Progbar(total_steps, verbose=1 if chief else 0,
-                                   stateful_metrics=["loss", "accuracy", "steps/s"])
+    progress = kws_progress.progbar(total_steps, verbose=1 if chief else 0,
+                                    stateful_metrics=["loss", "accuracy", "steps/s"])
     progress.update(start_step)
     started = time.time()
     recent = collections.deque(maxlen=50)  # step end times, for steps/s (tracing excluded)
@@ -374,7 +375,7 @@ def train(args):
 def _calibration(index, feature_config, args):
     """Unaugmented feature maps of the first --calibration_samples training clips."""
     data = pipeline.SplitData(index.splits["training"][:args.calibration_samples],
-                              feature_config)
+                              feature_config, resampler=index.resampler)
     return np.concatenate([batch.numpy() for batch, _ in data.eval_dataset(args.batch_size)])
 
 

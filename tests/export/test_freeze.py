@@ -13,12 +13,12 @@ import tensorflow as tf
 from kws_tf import features
 from kws_tf.errors import KwsError
 from kws_tf.export import freeze, frozen_graph, tflite, tflite_metadata
+from kws_tf.export import interpreter as kws_interpreter
 from kws_tf.models import build_model, checkpoint
 from tests.conftest import exit_code, make_dataset, train_tiny
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
 CONFIG = features.FeatureConfig(window_size_ms=40, window_stride_ms=40, dct_coefficient_count=10)
-BUILTIN_KERNELS = tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
 
 
 def _run(argv):
@@ -58,8 +58,7 @@ def _session_softmax(pb_path, wav_paths):
 
 def _tflite_outputs(tflite_path, feature_maps):
     """Dequantized outputs of the model for each map; int8 inputs are quantized as an MCU would."""
-    interpreter = tf.lite.Interpreter(model_path=str(tflite_path),
-                                      experimental_op_resolver_type=BUILTIN_KERNELS)
+    interpreter = kws_interpreter.create(open(tflite_path, "rb").read())
     interpreter.allocate_tensors()
     source, sink = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     outputs = []

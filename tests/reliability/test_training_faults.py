@@ -2,6 +2,7 @@
 and the same seed giving the same weights."""
 import json
 import os
+import pty
 import random
 import re
 import signal
@@ -75,13 +76,19 @@ def test_sigkill_at_random_points_always_leaves_a_resumable_run(data_dir, tmp_pa
     rng = random.Random(7)
     bests, reached = set(), 0
     for kill in range(5):
+        # On a terminal (a pty) the progress bar redraws after every step.
+        terminal, child_side = pty.openpty()
         process = subprocess.Popen([sys.executable, "-u", "train.py"] + flags, cwd=REPO,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                   stdout=child_side, stderr=child_side)
+        os.close(child_side)
         output = b""
         deadline = time.time() + 120
         target = reached + rng.randint(3, 8)  # steps into this run before the kill
         while time.time() < deadline:
-            chunk = os.read(process.stdout.fileno(), 4096)
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                chunk = b""
             if not chunk:
                 break
             output += chunk
@@ -91,6 +98,7 @@ def test_sigkill_at_random_points_always_leaves_a_resumable_run(data_dir, tmp_pa
                 break
         process.send_signal(signal.SIGKILL)
         process.wait()
+        os.close(terminal)
         progress = [int(n) for n in re.findall(rb"\r\s*(\d+)/%d" % steps, output)]
         state = _assert_train_dir_is_sound(tmp_path / "train")
         assert state is not None and state["latest"], output.decode()[-2000:]
