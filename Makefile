@@ -22,7 +22,7 @@ $(STAMP): requirements.txt requirements-test.txt pyproject.toml
 	@$(PY) -c 'import sys; v = sys.version_info[:2]; print(f"make: {sys.prefix} uses Python \
 	{sys.version.split()[0]}"); sys.exit(0 if (3, 11) <= v <= (3, 13) else \
 	"error: kws-tf supports Python 3.11 to 3.13; run make PYTHON=/path/to/python3.x")'
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip "setuptools>=77"
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
