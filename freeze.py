@@ -1,7 +1,7 @@
 """Freeze a checkpoint into a Hello Edge frozen graph (.pb) or a TFLite model; see README."""
 import sys
 
-from kws_tf.export.freeze import main
+from kws_tf.commands.freeze import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,7 +2,7 @@
 "Quantization"."""
 import sys
 
-from kws_tf.quant.evaluate import main
+from kws_tf.commands.quant_test import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,7 +4,7 @@ See README, "Architecture search".
 """
 import sys
 
-from kws_tf.nas.search import main
+from kws_tf.commands.search import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -26,12 +26,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import kws_tf  # noqa: E402,F401  (environment before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
+from kws_tf.config import AugmentConfig, FeatureConfig
 from kws_tf import cli, features  # noqa: E402
 from kws_tf.data import pipeline, speech_commands  # noqa: E402
 from kws_tf.data.wav import write_wav  # noqa: E402
 
-CONFIG = features.FeatureConfig(window_size_ms=40, window_stride_ms=20, dct_coefficient_count=10)
-AUGMENT = pipeline.AugmentConfig()  # Hello Edge's defaults: 100 ms shift, noise 0.8 / 0.1
+CONFIG = FeatureConfig(window_size_ms=40, window_stride_ms=20, dct_coefficient_count=10)
+AUGMENT = AugmentConfig()  # Hello Edge's defaults: 100 ms shift, noise 0.8 / 0.1
 
 
 def make_clips(folder, num_clips, seed=0):

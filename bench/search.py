@@ -31,7 +31,8 @@ import kws_tf  # noqa: E402,F401  (environment before TensorFlow)
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from kws_tf import cli, features  # noqa: E402
+from kws_tf.config import FeatureConfig
+from kws_tf import cli  # noqa: E402
 from kws_tf.nas import searcher as searcher_module  # noqa: E402
 from kws_tf.nas import space, supernet  # noqa: E402
 
@@ -98,7 +99,7 @@ def main(argv=None):
     cli.add_json_out(parser)
     args = parser.parse_args(argv)
 
-    config = features.FeatureConfig(window_size_ms=40, window_stride_ms=20,
+    config = FeatureConfig(window_size_ms=40, window_stride_ms=20,
                                     dct_coefficient_count=args.n_mfcc)
     rng = np.random.default_rng(0)
     batch = (tf.constant(rng.normal(size=(args.batch_size, *config.shape)), tf.float32),

@@ -33,13 +33,14 @@ import kws_tf  # noqa: E402,F401  (environment before TensorFlow)
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-from kws_tf import cli, features, models  # noqa: E402
+from kws_tf.config import AugmentConfig, FeatureConfig
+from kws_tf import cli, models  # noqa: E402
 from kws_tf.data import pipeline, speech_commands  # noqa: E402
 from kws_tf.data.wav import write_wav  # noqa: E402
 from kws_tf.train import loop  # noqa: E402
 
-CONFIG = features.FeatureConfig(window_size_ms=40, window_stride_ms=20, dct_coefficient_count=10)
-AUGMENT = pipeline.AugmentConfig()  # Hello Edge's defaults: 100 ms shift, noise 0.8 / 0.1
+CONFIG = FeatureConfig(window_size_ms=40, window_stride_ms=20, dct_coefficient_count=10)
+AUGMENT = AugmentConfig()  # Hello Edge's defaults: 100 ms shift, noise 0.8 / 0.1
 LABEL_COUNT = 12  # _silence_, _unknown_ and Hello Edge's ten words
 MODELS = {
     "DS_CNN_S (ds_cnn)": ("ds_cnn", [5, 64, 10, 4, 2, 2, 64, 3, 3, 1, 1, 64, 3, 3, 1, 1,

@@ -81,6 +81,18 @@ def read_bytes(path, flag):
         raise KwsError(f"{flag} {path}: cannot read ({error.strerror})") from None
 
 
+def read_json(path, kind, whose=None):
+    """The JSON in `path`, a `kind` of file (e.g. "net.config"; `whose` says more); one
+    KwsError line naming the file when it is missing or not JSON."""
+    try:
+        with open(path) as stream:
+            return json.load(stream)
+    except FileNotFoundError:
+        raise KwsError(f"{path}: no such file ({whose or 'a ' + kind})") from None
+    except (OSError, ValueError) as error:
+        raise KwsError(f"{path}: not a readable JSON {kind} ({error})") from None
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)

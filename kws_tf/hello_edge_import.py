@@ -17,7 +17,7 @@ graph's outputs (to float rounding) on features from ``kws_tf.features.mfcc``.
 
 Written files (see kws_tf.models.checkpoint): the checkpoint ``C.index`` / ``C.data-*``
 from ``tf.train.Checkpoint(model=model).write(C)``, restored with
-``tf.train.Checkpoint(model=model).read(C)`` or ``kws_tf.models.checkpoint.load(C)``, and the
+``tf.train.Checkpoint(model=model).read(C)`` or ``kws_tf.quant.restore.load(C)``, and the
 sidecar ``C.json``, e.g. for DS_CNN_S.pb::
 
     {"model_architecture": "ds_cnn",
@@ -39,18 +39,21 @@ import os
 import sys
 
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
-from google.protobuf.message import DecodeError
-from tensorflow.core.framework import graph_pb2
-from kws_tf import cli, features
+
+from kws_tf.config import (
+    MFCC_FILTERBANK_CHANNELS,
+    MFCC_LOWER_FREQUENCY_LIMIT,
+    MFCC_UPPER_FREQUENCY_LIMIT,
+    FeatureConfig,
+    ModelSpec,
+)
 from kws_tf.errors import KwsError
-from kws_tf.models import architecture_module, build_model, checkpoint
+from kws_tf.export.frozen_graph import read_graph
+from kws_tf.models import architecture_module, build_model
 from kws_tf.models.common import same_size
 
 HELLO_EDGE_WANTED_WORDS = "yes,no,up,down,left,right,on,off,stop,go"
-FEATURE_FLAGS = features.FLAGS
 DEFAULT_SAMPLE_RATE = 16000  # not in the graph: Mfcc takes the rate from the wav header
 # Ops on the data path that hold no weights and change no values the model computes.
 PASS_THROUGH = {"Placeholder", "DecodeWav", "AudioSpectrogram", "Mfcc", "Squeeze", "Transpose",
@@ -133,19 +136,6 @@ class _Graph:
 
     def size(self, names):
         return sum(tf.make_ndarray(self.nodes[n].attr["value"].tensor).size for n in names)
-
-
-def read_graph(path):
-    """The GraphDef in a binary .pb file; KwsError if it is missing or not a GraphDef."""
-    data = cli.read_bytes(path, "--graph")
-    graph_def = graph_pb2.GraphDef()
-    try:
-        graph_def.ParseFromString(data)
-    except DecodeError:
-        raise KwsError(f"--graph {path}: not a binary TensorFlow GraphDef (.pb)") from None
-    if not graph_def.node:
-        raise KwsError(f"--graph {path}: not a binary TensorFlow GraphDef (.pb), or empty")
-    return graph_def
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,9 +456,9 @@ def _only(g, op):
 def _feature_config(g, flags):
     """FeatureConfig from the DecodeWav/AudioSpectrogram/Mfcc attributes, checked against flags."""
     decode, spectrogram, mfcc = (_only(g, op) for op in ("DecodeWav", "AudioSpectrogram", "Mfcc"))
-    for attr, ours in (("lower_frequency_limit", features.MFCC_LOWER_FREQUENCY_LIMIT),
-                       ("upper_frequency_limit", features.MFCC_UPPER_FREQUENCY_LIMIT),
-                       ("filterbank_channel_count", features.MFCC_FILTERBANK_CHANNELS)):
+    for attr, ours in (("lower_frequency_limit", MFCC_LOWER_FREQUENCY_LIMIT),
+                       ("upper_frequency_limit", MFCC_UPPER_FREQUENCY_LIMIT),
+                       ("filterbank_channel_count", MFCC_FILTERBANK_CHANNELS)):
         value = mfcc.attr[attr].f if "limit" in attr else mfcc.attr[attr].i
         if value != ours:
             raise KwsError(f"--graph {g.path}: its Mfcc {attr} is {value:g}; kws_tf features "
@@ -481,7 +471,7 @@ def _feature_config(g, flags):
     rate = flags.get("sample_rate") or DEFAULT_SAMPLE_RATE
     settings = {"sample_rate": rate, **{k: n * 1000 / rate for k, n in samples.items()},
                 "dct_coefficient_count": mfcc.attr["dct_coefficient_count"].i}
-    config = features.FeatureConfig(**settings)
+    config = FeatureConfig(**settings)
     given = dataclasses.replace(config, **{k: v for k, v in flags.items() if v is not None})
     checks = (("clip_duration_ms", "desired_samples", "DecodeWav desired_samples"),
               ("window_size_ms", "window_size_samples", "AudioSpectrogram window_size"),
@@ -563,72 +553,15 @@ def import_graph(graph_path, *, model_architecture=None, model_size_info=None,
     if placed != sum(int(np.prod(w.shape)) for w in model.weights):
         raise g.error(f"{placed} weights for a {architecture} model of "
                       f"{sum(int(np.prod(w.shape)) for w in model.weights)}")
-    info = {
-        "model_architecture": architecture,
-        "model_size_info": size_info,
-        "input_shape": list(config.shape),
-        "labels": labels,
-        "wanted_words": words,
-        "features": {flag: getattr(config, flag) for flag in FEATURE_FLAGS},
-        "parameters": {"trainable": int(g.size(g.variables - g.moving_statistics)),
-                       "non_trainable": int(g.size(g.moving_statistics))},
-        "source": {"hello_edge_graph": os.path.abspath(graph_path)},
-    }
-    return model, info
-
-
-def _flag_line(info):
-    f = info["features"]
-    return " ".join(f"--{flag} {f[flag]:g}" for flag in FEATURE_FLAGS)
-
-
-def _parser():
-    parser = cli.ArgumentParser(
-        prog="python -m kws_tf.hello_edge_import",
-        description="Import a published Hello Edge frozen graph (.pb) into a kws_tf model: infer "
-                    "its architecture, --model_size_info, feature flags and labels, copy every "
-                    "weight, and write a TF2 checkpoint plus a JSON sidecar that rebuilds it.")
-    parser.add_argument("--graph", required=True, help="The Hello Edge frozen graph (.pb).")
-    parser.add_argument("--output_checkpoint", required=True,
-                        help="Checkpoint prefix C to write: C.index, C.data-* and the sidecar "
-                             "C.json.")
-    parser.add_argument("--model_architecture", default=None,
-                        help="Default: inferred from the graph; given, it must agree.")
-    parser.add_argument("--model_size_info", type=int, nargs="+", default=None,
-                        help="Default: inferred from the graph; given, it must agree.")
-    parser.add_argument("--wanted_words", default=None,
-                        help="Comma-separated words of outputs 3.. (after _silence_, _unknown_). "
-                             f"Default for a 12-output graph: {HELLO_EDGE_WANTED_WORDS}.")
-    group = features.add_feature_flags(parser)
-    group.description = (f"Default: read from the graph (at --sample_rate {DEFAULT_SAMPLE_RATE}); "
-                         "given, they must agree with it.")
-    parser.set_defaults(**{flag: None for flag in FEATURE_FLAGS})
-    cli.add_json_out(parser)
-    return parser
-
-
-def main(argv=None):
-    args = _parser().parse_args(argv)
-    with cli.user_errors():
-        model, info = import_graph(
-            args.graph, model_architecture=args.model_architecture,
-            model_size_info=args.model_size_info, wanted_words=args.wanted_words,
-            **{flag: getattr(args, flag) for flag in FEATURE_FLAGS})
-        frames, dct = info["input_shape"]
-        params = info["parameters"]
-        print(f"{args.graph}: Hello Edge {info['model_architecture']}\n"
-              f"  --model_architecture {info['model_architecture']} --model_size_info "
-              f"{' '.join(map(str, info['model_size_info']))}\n"
-              f"  {_flag_line(info)} (input {frames} frames x {dct} MFCC)\n"
-              f"  {len(info['labels'])} labels: {' '.join(info['labels'])}\n"
-              f"  parameters: {params['trainable']:,} trainable + {params['non_trainable']:,} "
-              f"batch-norm moving statistics")
-        sidecar = checkpoint.save(model, args.output_checkpoint, info)
-        print(f"wrote checkpoint {args.output_checkpoint} and {sidecar}")
-        cli.write_json(args.json_out, {**info, "checkpoint": args.output_checkpoint,
-                                       "sidecar": sidecar})
-    return 0
+    spec = ModelSpec(architecture, tuple(size_info), config.shape, tuple(labels), config,
+                     wanted_words=words, extra={
+                         "parameters": {"trainable": int(g.size(g.variables - g.moving_statistics)),
+                                        "non_trainable": int(g.size(g.moving_statistics))},
+                         "source": {"hello_edge_graph": os.path.abspath(graph_path)}})
+    return model, spec.to_dict()
 
 
 if __name__ == "__main__":
+    from kws_tf.commands.hello_edge_import import main
+
     sys.exit(main())

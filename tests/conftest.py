@@ -71,10 +71,10 @@ def train_tiny(data_dir, work, steps=40, extra=()):
     Checkpoints go to work/train, TensorBoard logs to work/logs."""
     import json
 
-    from kws_tf.train import loop
+    from kws_tf.commands import train as train_command
 
     out = pathlib.Path(work) / "train.json"
-    assert exit_code(loop.main, [
+    assert exit_code(train_command.main, [
         "--data_url=", "--data_dir", data_dir, "--wanted_words", "yes,no",
         "--train_dir", pathlib.Path(work) / "train", "--summaries_dir",
         pathlib.Path(work) / "logs", "--how_many_training_steps", steps,

@@ -7,11 +7,13 @@ import pytest
 
 import kws_tf  # noqa: F401
 import tensorflow as tf
-from kws_tf import features
-from kws_tf.export import freeze
-from kws_tf.label import main as label_main
+from kws_tf.config import FeatureConfig
+from kws_tf.data import pipeline
+from kws_tf.commands import freeze
+from kws_tf.commands import label_wav as label_main
 from kws_tf.models import checkpoint
-from kws_tf.quant import evaluate
+from kws_tf.quant import restore
+from kws_tf.commands import quant_test
 from tests.conftest import exit_code, make_dataset, train_tiny
 
 ROUNDED = ["--feature_bits", "6", "--feature_frac_bits", "-1"]
@@ -24,17 +26,17 @@ def test_rounded_features_flow_through_training_quant_test_freeze_and_label_wav(
     out = train_tiny(data_dir, tmp_path, 40, ROUNDED)
     info = checkpoint.read_info(out["best_checkpoint"])
     assert (info["features"]["feature_bits"], info["features"]["feature_frac_bits"]) == (6, -1)
-    config = features.FeatureConfig(**info["features"])
+    config = FeatureConfig(**info["features"])
 
     # quant_test takes the integer input from the features: no scale to choose.
-    assert exit_code(evaluate.main, ["--checkpoint", str(tmp_path / "train"), "--data_url=",
+    assert exit_code(quant_test.main, ["--checkpoint", str(tmp_path / "train"), "--data_url=",
                                      "--data_dir", str(data_dir), "--json_out",
                                      str(tmp_path / "q.json")]) == 0
     figures = json.loads((tmp_path / "q.json").read_text())
     assert (figures["input_bits"], figures["input_frac_bits"]) == (6, -1)
     assert "input scale 2**f:" not in capsys.readouterr().out
     # Another width contradicts nothing recorded, but other features do.
-    assert exit_code(evaluate.main, ["--checkpoint", str(tmp_path / "train"), "--data_url=",
+    assert exit_code(quant_test.main, ["--checkpoint", str(tmp_path / "train"), "--data_url=",
                                      "--data_dir", str(data_dir), "--feature_bits", "8"]) == 2
     assert "--feature_bits 8 does not match --checkpoint" in capsys.readouterr().err
 
@@ -43,8 +45,8 @@ def test_rounded_features_flow_through_training_quant_test_freeze_and_label_wav(
     assert exit_code(freeze.main, ["--checkpoint", str(tmp_path / "train"),
                                    "--output_file", str(pb)]) == 0
     wav = sorted(data_dir.glob("yes/*.wav"))[0]
-    model, _ = checkpoint.load(out["best_checkpoint"])
-    expected = tf.nn.softmax(model(features.clip_features(str(wav), config)[np.newaxis],
+    model, _ = restore.load(out["best_checkpoint"])
+    expected = tf.nn.softmax(model(pipeline.clip_features(str(wav), config)[np.newaxis],
                                    training=False)).numpy()[0]
     graph_def = tf.compat.v1.GraphDef()
     graph_def.ParseFromString(pb.read_bytes())
@@ -56,6 +58,6 @@ def test_rounded_features_flow_through_training_quant_test_freeze_and_label_wav(
     np.testing.assert_allclose([scores[label] for label in info["labels"]], expected,
                                atol=1e-5)
     # ... and differs from what the float features would give.
-    unrounded = features.FeatureConfig(**{**info["features"], "feature_bits": 0})
-    assert not np.array_equal(features.clip_features(str(wav), config),
-                              features.clip_features(str(wav), unrounded))
+    unrounded = FeatureConfig(**{**info["features"], "feature_bits": 0})
+    assert not np.array_equal(pipeline.clip_features(str(wav), config),
+                              pipeline.clip_features(str(wav), unrounded))

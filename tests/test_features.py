@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kws_tf.config import FeatureConfig
 from kws_tf import features
+from kws_tf.commands import features as features_command
 from kws_tf.errors import KwsError
 from tests.conftest import tone
 
-HELLO_EDGE = features.FeatureConfig(window_size_ms=40, window_stride_ms=20,
+HELLO_EDGE = FeatureConfig(window_size_ms=40, window_stride_ms=20,
                                     dct_coefficient_count=10)
 
 
@@ -43,7 +45,7 @@ def test_a_batch_gives_the_same_features_as_single_clips():
 @pytest.mark.parametrize("window, stride, dct, shape", [
     (40, 20, 10, (49, 10)), (40, 40, 10, (25, 10)), (30, 10, 40, (98, 40))])
 def test_frame_counts_are_hello_edges(window, stride, dct, shape):
-    config = features.FeatureConfig(window_size_ms=window, window_stride_ms=stride,
+    config = FeatureConfig(window_size_ms=window, window_stride_ms=stride,
                                     dct_coefficient_count=dct)
     assert config.shape == shape
     assert features.mfcc(np.zeros((2, 16000), np.float32), config).shape == (2,) + shape
@@ -56,7 +58,7 @@ def test_frame_counts_are_hello_edges(window, stride, dct, shape):
     ({"feature_bits": 17}, "--feature_bits")])
 def test_impossible_settings_name_the_flag(overrides, flag):
     with pytest.raises(KwsError, match=flag):
-        features.FeatureConfig(**overrides).validate()
+        FeatureConfig(**overrides).validate()
 
 
 def test_choose_frac_bits_and_quantize():
@@ -71,9 +73,9 @@ def test_choose_frac_bits_and_quantize():
 
 @pytest.mark.parametrize("bits, frac_bits", [(6, 0), (6, -2), (8, 1)])
 def test_feature_bits_give_the_integer_graphs_input_at_the_mfcc_scale(bits, frac_bits):
-    config = features.FeatureConfig(window_size_ms=40, window_stride_ms=20,
+    config = FeatureConfig(window_size_ms=40, window_stride_ms=20,
                                     dct_coefficient_count=10)
-    rounded = features.FeatureConfig(**{**config.__dict__, "feature_bits": bits,
+    rounded = FeatureConfig(**{**config.__dict__, "feature_bits": bits,
                                         "feature_frac_bits": frac_bits}).validate()
     clips = np.stack([tone(440), tone(1200, amplitude=0.05), np.zeros(16000, np.float32)])
     exact = features.mfcc(clips, config).numpy()
@@ -87,7 +89,7 @@ def test_feature_bits_give_the_integer_graphs_input_at_the_mfcc_scale(bits, frac
 def _run(capsys, argv):
     code = None
     try:
-        code = features.main(argv)
+        code = features_command.main(argv)
     except SystemExit as exit_:
         code = exit_.code
     return code, capsys.readouterr()

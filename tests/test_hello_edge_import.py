@@ -7,9 +7,13 @@ import pytest
 import tensorflow as tf
 
 import kws_tf  # noqa: F401
+from kws_tf.config import FeatureConfig
 from kws_tf import features, hello_edge_import
+from kws_tf.commands import hello_edge_import as hello_edge_import_command
 from kws_tf.errors import KwsError
-from kws_tf.models import build_model, checkpoint
+from kws_tf.export.frozen_graph import read_graph
+from kws_tf.models import build_model
+from kws_tf.quant import restore
 from tests.models import hello_edge_fixtures
 
 STEMS = sorted(hello_edge_fixtures.REFERENCE_DOC_PARAMETERS)
@@ -26,7 +30,7 @@ def graph_softmax(graph_path, wav_paths):
     """The original graph's labels_softmax for each clip (fed one by one, as its batch is 1)."""
     graph = tf.Graph()
     with graph.as_default():
-        tf.compat.v1.import_graph_def(hello_edge_import.read_graph(graph_path), name="")
+        tf.compat.v1.import_graph_def(read_graph(graph_path), name="")
     session = tf.compat.v1.Session(graph=graph)
     try:
         return np.concatenate([session.run("labels_softmax:0",
@@ -55,7 +59,7 @@ def graph_path(fixtures_dir, stem):
 def test_imported_model_reproduces_the_graph(fixtures_dir, stem):
     path, wavs = graph_path(fixtures_dir, stem), clips(fixtures_dir)
     model, info = imported(path)
-    ours = our_softmax(model, features.FeatureConfig(**info["features"]), wavs)
+    ours = our_softmax(model, FeatureConfig(**info["features"]), wavs)
     reference = graph_softmax(path, wavs)
     assert len(wavs) == 5 and ours.shape == reference.shape == (5, 12)
     assert np.abs(ours - reference).max() < 1e-4
@@ -89,16 +93,16 @@ def test_structural_parameter_count_agrees_with_the_variable_names(fixtures_dir,
 def test_cli_checkpoint_restores_into_a_fresh_model(fixtures_dir, tmp_path, capsys, stem):
     path, wavs = graph_path(fixtures_dir, stem), clips(fixtures_dir)
     prefix = str(tmp_path / "ckpt" / stem)
-    assert hello_edge_import.main(["--graph", path, "--output_checkpoint", prefix,
+    assert hello_edge_import_command.main(["--graph", path, "--output_checkpoint", prefix,
                                    "--json_out", str(tmp_path / "out.json")]) == 0
     out = capsys.readouterr().out
     model, info = imported(path)
     assert f"--model_size_info {' '.join(map(str, info['model_size_info']))}" in out
     assert json.loads((tmp_path / "out.json").read_text())["sidecar"] == prefix + ".json"
 
-    restored, sidecar = checkpoint.load(prefix)
+    restored, sidecar = restore.load(prefix)
     assert sidecar == json.loads(json.dumps(info))
-    config = features.FeatureConfig(**sidecar["features"])
+    config = FeatureConfig(**sidecar["features"])
     np.testing.assert_array_equal(our_softmax(restored, config, wavs),
                                   our_softmax(model, config, wavs))
     # The documented manual restore.
@@ -141,7 +145,7 @@ def test_missing_or_foreign_files_are_one_line_errors(tmp_path, capsys):
     for path, message in ((tmp_path / "missing.pb", "no such file"),
                           (not_a_graph, "not a binary TensorFlow GraphDef")):
         with pytest.raises(SystemExit) as exit_:
-            hello_edge_import.main(["--graph", str(path), "--output_checkpoint",
+            hello_edge_import_command.main(["--graph", str(path), "--output_checkpoint",
                                     str(tmp_path / "c")])
         assert exit_.value.code == 2
         err = capsys.readouterr().err
@@ -161,4 +165,4 @@ def test_a_graph_that_is_not_hello_edge_is_refused(tmp_path):
 
 def test_load_without_sidecar_is_a_clear_error(tmp_path):
     with pytest.raises(KwsError, match="c.json: no such file"):
-        checkpoint.load(str(tmp_path / "c"))
+        restore.load(str(tmp_path / "c"))

@@ -16,44 +16,18 @@ random window of a random ``_background_noise_`` file at a gain drawn from
 batches (one AudioSpectrogram/Mfcc call per batch), several batches in
 parallel.
 """
-import dataclasses
 
 import numpy as np
 import tensorflow as tf
 
 from kws_tf import features
+from kws_tf.config import DEFAULT_RESAMPLER
 from kws_tf.data import speech_commands
-from kws_tf.data.wav import DEFAULT_RESAMPLER, read_wav
+from kws_tf.data.wav import read_wav
 from kws_tf.errors import KwsError
 
 AUTOTUNE = tf.data.AUTOTUNE
 _DECODE_BATCH = 256
-
-
-@dataclasses.dataclass(frozen=True)
-class AugmentConfig:
-    """Hello Edge's training-time augmentation flags."""
-
-    time_shift_ms: float = 100.0
-    background_frequency: float = 0.8
-    background_volume: float = 0.1
-
-    def validate(self):
-        if self.time_shift_ms < 0:
-            raise KwsError(f"--time_shift_ms must not be negative, got {self.time_shift_ms}")
-        if not 0 <= self.background_frequency <= 1:
-            raise KwsError("--background_frequency must be between 0 and 1, got "
-                           f"{self.background_frequency}")
-        if not 0 <= self.background_volume <= 1:
-            raise KwsError("--background_volume must be between 0 and 1, got "
-                           f"{self.background_volume}")
-        return self
-
-
-def augment_config_from_flags(args):
-    return AugmentConfig(time_shift_ms=args.time_shift_ms,
-                         background_frequency=args.background_frequency,
-                         background_volume=args.background_volume).validate()
 
 
 def _to_int16(audio):
@@ -103,8 +77,8 @@ def load_audio(items, config, resampler=DEFAULT_RESAMPLER):
         audio[standard] = _decode_standard([items[i].path for i in standard], samples)
     for i, item in enumerate(items):
         if item.path and not item.standard:
-            audio[i] = _to_int16(features.pad_or_trim(read_wav(item.path, config.sample_rate, resampler),
-                                                      samples))
+            clip = read_wav(item.path, config.sample_rate, resampler)
+            audio[i] = _to_int16(features.pad_or_trim(clip, samples))
     return audio
 
 
@@ -232,3 +206,10 @@ def load_splits(index, feature_config, splits=("training", "validation", "testin
     return {name: SplitData(index.splits[name], feature_config,
                             background if name == "training" else None, index.resampler)
             for name in splits}
+
+
+def clip_features(path, config, resampler=DEFAULT_RESAMPLER):
+    """Feature map [frames, dct] of one wav file (any format the reader converts)."""
+    audio = read_wav(path, config.sample_rate, resampler)
+    audio = features.pad_or_trim(audio, config.desired_samples)
+    return features.mfcc(audio[np.newaxis, :], config).numpy()[0]

@@ -16,20 +16,16 @@ import random
 import re
 from concurrent.futures import ThreadPoolExecutor
 
-from kws_tf.data import wav
+from kws_tf.config import DEFAULT_RESAMPLER, SILENCE_LABEL, UNKNOWN_WORD_LABEL
 from kws_tf.data.wav import probe_wav
 from kws_tf.errors import KwsError
 
 MAX_NUM_WAVS_PER_CLASS = 2 ** 27 - 1  # ~134M
-SILENCE_LABEL = "_silence_"
 SILENCE_INDEX = 0
-UNKNOWN_WORD_LABEL = "_unknown_"
 UNKNOWN_WORD_INDEX = 1
 BACKGROUND_NOISE_DIR_NAME = "_background_noise_"
 RANDOM_SEED = 59185
 SPLITS = ("training", "validation", "testing")
-DEFAULT_WANTED_WORDS = "yes,no,up,down,left,right,on,off,stop,go"
-DEFAULT_DATA_URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
 
 
 def which_set(filename, validation_percentage, testing_percentage):
@@ -59,52 +55,6 @@ def wanted_words_of(labels, where):
     return ",".join(labels[2:])
 
 
-def parse_wanted_words(text):
-    words = [word.strip() for word in text.split(",")]
-    if not text.strip() or any(not word for word in words):
-        raise KwsError(f"--wanted_words {text!r}: expected a comma-separated list of words")
-    duplicates = sorted({word for word in words if words.count(word) > 1})
-    if duplicates:
-        raise KwsError(f"--wanted_words lists {', '.join(duplicates)} more than once")
-    reserved = [word for word in words if word in (SILENCE_LABEL, UNKNOWN_WORD_LABEL)]
-    if reserved:
-        raise KwsError(f"--wanted_words must not name {reserved[0]}: it is added automatically")
-    return words
-
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Hello Edge's data flags (same defaults), plus the split source and bad-file policy."""
-
-    data_dir: str = "/tmp/speech_dataset/"
-    wanted_words: tuple = tuple(DEFAULT_WANTED_WORDS.split(","))
-    validation_percentage: float = 10
-    testing_percentage: float = 10
-    silence_percentage: float = 10.0
-    unknown_percentage: float = 10.0
-    split: str = "hash"
-    skip_bad_files: bool = False
-    resampler: str = wav.DEFAULT_RESAMPLER
-
-    def validate(self):
-        for name in ("validation_percentage", "testing_percentage"):
-            value = getattr(self, name)
-            if not 0 <= value <= 100:
-                raise KwsError(f"--{name} must be between 0 and 100, got {value}")
-        if self.validation_percentage + self.testing_percentage >= 100:
-            raise KwsError("--validation_percentage plus --testing_percentage leave no "
-                           "training data")
-        for name in ("silence_percentage", "unknown_percentage"):
-            if getattr(self, name) < 0:
-                raise KwsError(f"--{name} must not be negative, got {getattr(self, name)}")
-        if self.split not in ("hash", "lists"):
-            raise KwsError(f"--split must be 'hash' or 'lists', got {self.split!r}")
-        if self.resampler not in wav.RESAMPLERS:
-            raise KwsError(f"--resampler must be one of {', '.join(wav.RESAMPLERS)}, got "
-                           f"{self.resampler!r}")
-        return self
-
-
 @dataclasses.dataclass(frozen=True)
 class Item:
     """One example: `path` is empty for silence; `standard` files decode in-graph."""
@@ -120,7 +70,7 @@ class DataIndex:
     splits: dict
     background_files: list
     bad_files: list  # (path, reason) pairs skipped under --skip_bad_files
-    resampler: str = wav.DEFAULT_RESAMPLER  # for the files of other rates
+    resampler: str = DEFAULT_RESAMPLER  # for the files of other rates
 
     def summary(self):
         counts = {name: len(items) for name, items in self.splits.items()}
@@ -227,57 +177,3 @@ def _background_files(data_dir):
     if not files:
         raise KwsError(f"{folder} holds no .wav files (remove the folder to train without noise)")
     return files
-
-
-def add_data_flags(parser):
-    """Hello Edge's data flags: same names, defaults and meaning."""
-    group = parser.add_argument_group("data (as Hello Edge)")
-    group.add_argument("--data_url", default=DEFAULT_DATA_URL,
-                       help="Location of the speech training data archive; empty means use "
-                            "--data_dir as it is.")
-    group.add_argument("--data_dir", default="/tmp/speech_dataset/",
-                       help="Where to download the speech training data to, or where it is.")
-    group.add_argument("--background_volume", type=float, default=0.1,
-                       help="How loud the background noise should be, between 0 and 1.")
-    group.add_argument("--background_frequency", type=float, default=0.8,
-                       help="How many of the training samples have background noise mixed in.")
-    group.add_argument("--silence_percentage", type=float, default=10.0,
-                       help="How much of the training data should be silence.")
-    group.add_argument("--unknown_percentage", type=float, default=10.0,
-                       help="How much of the training data should be unknown words.")
-    group.add_argument("--time_shift_ms", type=float, default=100.0,
-                       help="Range to randomly shift the training audio by in time.")
-    group.add_argument("--testing_percentage", type=int, default=10,
-                       help="What percentage of wavs to use as a test set.")
-    group.add_argument("--validation_percentage", type=int, default=10,
-                       help="What percentage of wavs to use as a validation set.")
-    group.add_argument("--wanted_words", default=DEFAULT_WANTED_WORDS,
-                       help="Words to use (others will be added to an unknown label).")
-    group.add_argument("--split", choices=("hash", "lists"), default="hash",
-                       help="'hash': Hello Edge's SHA-1 split by the percentages above; 'lists': "
-                            "the data set's own validation_list.txt / testing_list.txt (the "
-                            "official v0.02 split).")
-    group.add_argument("--skip_bad_files", action="store_true",
-                       help="Skip (and count) wavs that cannot be decoded instead of stopping.")
-    add_resampler_flag(group)
-    return group
-
-
-def add_resampler_flag(parser):
-    parser.add_argument("--resampler", choices=wav.RESAMPLERS, default=wav.DEFAULT_RESAMPLER,
-                        help="How wavs at other sample rates are converted: 'soxr' (aligned in "
-                             "time) or 'tfio' (tensorflow-io, if installed and its ops load; "
-                             "output delayed by 32 samples at the lower rate).")
-
-
-def data_config_from_flags(args):
-    return DataConfig(
-        data_dir=args.data_dir,
-        wanted_words=tuple(parse_wanted_words(args.wanted_words)),
-        validation_percentage=args.validation_percentage,
-        testing_percentage=args.testing_percentage,
-        silence_percentage=args.silence_percentage,
-        unknown_percentage=args.unknown_percentage,
-        split=args.split,
-        skip_bad_files=args.skip_bad_files,
-        resampler=args.resampler).validate()

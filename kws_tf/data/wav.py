@@ -19,6 +19,7 @@ import wave
 
 import numpy as np
 
+from kws_tf.config import DEFAULT_RESAMPLER, RESAMPLERS
 from kws_tf.errors import KwsError
 
 PCM, IEEE_FLOAT, EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
@@ -32,10 +33,6 @@ _GUID_TAIL = bytes.fromhex("000000001000800000aa00389b71")
 _TF_SKIPS_BEFORE_FMT = {b"JUNK", b"bext", b"iXML", b"qlty", b"mext", b"levl", b"link", b"axml"}
 # Beyond these, a "rate" is a corrupt header, and resampling it could need absurd memory.
 _MIN_RATE, _MAX_RATE = 1000, 1_000_000
-
-# soxr (libsoxr, high quality) by default; tensorflow-io's when installed and chosen.
-RESAMPLERS = ("soxr", "tfio")
-DEFAULT_RESAMPLER = "soxr"
 
 _RIFF = struct.Struct("<4sI4s")
 _CHUNK = struct.Struct("<4sI")

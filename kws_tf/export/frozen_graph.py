@@ -15,15 +15,23 @@ graph keeps its names, in its order:
 
 Variables become constants and RNN loops are lowered to TF1 control flow (Enter, Merge,
 Switch, Exit), as in Hello Edge's RNN graphs, so a TF1-style session runs it:
-``sess.run("labels_softmax:0", {"wav_data:0": wav_bytes})``.
+``sess.run("labels_softmax:0", {"wav_data:0": wav_bytes})``. ``read_graph`` loads such a
+graph, or any binary GraphDef, back from its .pb file.
 """
 import collections
 
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
+from google.protobuf.message import DecodeError
+from tensorflow.core.framework import graph_pb2
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-from kws_tf import features
+from kws_tf import cli, features
+from kws_tf.config import (
+    MFCC_FILTERBANK_CHANNELS,
+    MFCC_LOWER_FREQUENCY_LIMIT,
+    MFCC_UPPER_FREQUENCY_LIMIT,
+)
+from kws_tf.errors import KwsError
 
 WAV_INPUT = "wav_data:0"
 SOFTMAX_OUTPUT = "labels_softmax:0"
@@ -46,9 +54,9 @@ def wav_graph_def(model, feature_config):
             name="AudioSpectrogram")
         mfcc = tf.raw_ops.Mfcc(
             spectrogram=spectrogram, sample_rate=decoded.sample_rate,
-            upper_frequency_limit=features.MFCC_UPPER_FREQUENCY_LIMIT,
-            lower_frequency_limit=features.MFCC_LOWER_FREQUENCY_LIMIT,
-            filterbank_channel_count=features.MFCC_FILTERBANK_CHANNELS,
+            upper_frequency_limit=MFCC_UPPER_FREQUENCY_LIMIT,
+            lower_frequency_limit=MFCC_LOWER_FREQUENCY_LIMIT,
+            filterbank_channel_count=MFCC_FILTERBANK_CHANNELS,
             dct_coefficient_count=dct, name="Mfcc")
         mfcc = features.quantize_tf(mfcc, feature_config)  # --feature_bits, else as it is
         fingerprint = tf.reshape(mfcc, [-1, frames * dct], name="Reshape")
@@ -83,3 +91,16 @@ def op_counts(graph_def):
     """{op type: count} of the nodes that compute something (no constants or identities)."""
     counts = collections.Counter(node.op for node in graph_def.node if node.op not in _PLUMBING)
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def read_graph(path):
+    """The GraphDef in a binary .pb file; KwsError if it is missing or not a GraphDef."""
+    data = cli.read_bytes(path, "--graph")
+    graph_def = graph_pb2.GraphDef()
+    try:
+        graph_def.ParseFromString(data)
+    except DecodeError:
+        raise KwsError(f"--graph {path}: not a binary TensorFlow GraphDef (.pb)") from None
+    if not graph_def.node:
+        raise KwsError(f"--graph {path}: not a binary TensorFlow GraphDef (.pb), or empty")
+    return graph_def

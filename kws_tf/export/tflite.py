@@ -17,8 +17,6 @@ import re
 import tempfile
 
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 from tensorflow.lite.python import schema_py_generated as schema

@@ -5,10 +5,9 @@ labels. This package does that unchanged for its published graphs, and also labe
 .tflite models (computing their MFCC input), several files per call, and recordings
 longer than a clip (a sliding window with TensorFlow's RecognizeCommands smoothing).
 
-Modules: ``main`` (the command line), ``model`` (opening a model and its labels),
-``frozen_graph`` and ``tflite_model`` (the two kinds of model behind one interface:
-``features``, ``output_count``, ``probabilities(clips)``), ``features`` (the settings a
-model fixes against the flags), ``labels`` (the labels file), ``audio`` (the wavs to
-label), ``classify`` (one recording's result), ``recognize`` (detections in a stream)
-and ``report`` (text output).
+Modules: ``main`` (the command line and its text output), ``model`` (opening a model:
+the feature settings it fixes against the flags, and its labels file), ``frozen_graph``
+and ``tflite_model`` (the two kinds of model behind one interface: ``features``,
+``output_count``, ``probabilities(clips)``), ``audio`` (the wavs to label), ``classify``
+(one recording's result) and ``recognize`` (detections in a stream).
 """

@@ -1,7 +1,7 @@
-"""python -m kws_tf.label: the same as label_wav.py."""
+"""``python -m kws_tf.label``: label_wav.py (kws_tf.commands.label_wav)."""
 import sys
 
-from kws_tf.label.main import main
-
 if __name__ == "__main__":
+    from kws_tf.commands.label_wav import main
+
     sys.exit(main())

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 
+from kws_tf.config import DEFAULT_RESAMPLER
 from kws_tf.data import wav
 from kws_tf.errors import KwsError
 
@@ -41,7 +42,7 @@ def wav_paths(items):
     return paths
 
 
-def read_recording(path, sample_rate, resampler=wav.DEFAULT_RESAMPLER):
+def read_recording(path, sample_rate, resampler=DEFAULT_RESAMPLER):
     """The audio of `path` as the model needs it; other rates, channels, depths are converted."""
     info = wav.probe_wav(path)
     samples = wav.read_wav(path, sample_rate, resampler)

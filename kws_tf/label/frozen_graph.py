@@ -10,13 +10,12 @@ features unlike the training ones (the graph's windows are counted in samples).
 import io
 
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
+
+from kws_tf.config import FeatureConfig, resolve_features
 from kws_tf.data.wav import write_wav
 from kws_tf.errors import KwsError
-from kws_tf.hello_edge_import import read_graph
-from kws_tf.label import features
+from kws_tf.export.frozen_graph import read_graph
 
 
 class FrozenGraphModel:
@@ -37,8 +36,8 @@ class FrozenGraphModel:
             raise KwsError(f"--input_name {input_name}: a {self._input.dtype.name} tensor in "
                            f"--graph {path}; label_wav feeds wav file bytes to a string tensor "
                            "(Hello Edge's wav_data:0)")
-        sample_rate = given_flags.get("sample_rate", features.FeatureConfig.sample_rate)
-        self.features = features.resolve(self._fixed_features(graph_def, sample_rate),
+        sample_rate = given_flags.get("sample_rate", FeatureConfig.sample_rate)
+        self.features = resolve_features(self._fixed_features(graph_def, sample_rate),
                                          given_flags, f"--graph {path}")
         self._session = tf.compat.v1.Session(graph=self._graph)
         self.output_count = self._output.shape[-1] if self._output.shape.rank else None

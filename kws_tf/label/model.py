@@ -1,9 +1,17 @@
-"""Opening the model named by --graph (.pb or .tflite) and finding its labels."""
+"""Opening the model named by --graph (.pb or .tflite): its feature settings and its labels.
+
+What a model fixes, the flags must agree with: a frozen graph fixes its clip length
+(DecodeWav's desired_samples) and computes its own features; a .tflite model with kws_tf
+metadata records all five settings. A flag that contradicts the model is an error rather
+than being silently overridden; settings that neither the model nor the flags give keep
+Hello Edge's defaults. Labels files hold one label per line, in output order (Hello Edge's
+format).
+"""
 import os
 
+from kws_tf import cli
+from kws_tf.config import given_flags
 from kws_tf.errors import KwsError
-from kws_tf.label import labels as labels_files
-from kws_tf.label.features import given_flags
 
 
 def open_model(args):
@@ -28,13 +36,37 @@ def open_model(args):
     return model, labels, labels_path
 
 
+def default_labels_paths(graph):
+    """Where a model's labels are looked for: `<graph stem>_labels.txt`, then `labels.txt`.
+
+    train.py writes `<arch>_labels.txt` and an exported `<arch>.pb` sits beside it;
+    Hello Edge's Pretrained_models folders hold one `labels.txt` for all graphs.
+    """
+    return [os.path.splitext(graph)[0] + "_labels.txt",
+            os.path.join(os.path.dirname(graph), "labels.txt")]
+
+
+def read_labels(path):
+    """The labels in `path`, right-stripped; trailing blank lines are ignored."""
+    try:
+        text = cli.read_bytes(path, "--labels").decode("utf-8")
+    except UnicodeDecodeError:
+        raise KwsError(f"--labels {path}: not a text file (not UTF-8)") from None
+    labels = [line.rstrip() for line in text.splitlines()]
+    while labels and not labels[-1]:
+        labels.pop()
+    if not labels:
+        raise KwsError(f"--labels {path}: empty (expected one label per line)")
+    return labels
+
+
 def _labels(args, model):
     if args.labels:
-        return labels_files.read_labels(args.labels), args.labels
-    candidates = labels_files.default_labels_paths(args.graph)
+        return read_labels(args.labels), args.labels
+    candidates = default_labels_paths(args.graph)
     for path in candidates:
         if os.path.isfile(path):
-            return labels_files.read_labels(path), path
+            return read_labels(path), path
     in_metadata = getattr(model, "metadata", {}).get("labels")
     if in_metadata:
         return [str(label) for label in in_metadata], ""

@@ -8,16 +8,15 @@ tensor has none) and their output dequantized; a model that ends in logits rathe
 softmax gets a softmax here, so scores are probabilities either way.
 """
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
+
 from kws_tf import cli
 from kws_tf import features as mfcc_features
+from kws_tf.config import resolve_features
 from kws_tf.errors import KwsError
 from kws_tf.export import interpreter
 from kws_tf.export.tflite_metadata import read_metadata
-from kws_tf.label import features
 
 # Ops that pass a softmax's output on unchanged in meaning.
 _PASS_THROUGH = {schema.BuiltinOperator.DEQUANTIZE, schema.BuiltinOperator.QUANTIZE,
@@ -39,8 +38,8 @@ class TfliteModel:
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise KwsError(f"--graph {path}: not a TFLite model ({reason})") from None
         self.metadata = read_metadata(content, f"--graph {path}") or {}
-        self.features = features.resolve(self.metadata.get("features", {}), given_flags,
-                                          f"the metadata of --graph {path}")
+        self.features = resolve_features(self.metadata.get("features", {}), given_flags,
+                                         f"the metadata of --graph {path}")
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self._check_input_size()

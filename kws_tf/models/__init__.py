@@ -5,7 +5,6 @@ logits (no softmax). Each module has ``LAYOUT`` (what its --model_size_info mean
 ``params(model_size_info)`` (checks the list; KwsError saying what is expected) and
 ``model(model_size_info, input_shape, label_count)`` (a tf_keras functional Model).
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from kws_tf.errors import KwsError
 from kws_tf.models import basic_lstm, cnn, crnn, dnn, ds_cnn, ds_cnn_bf, gru, lstm, nas
 

@@ -6,7 +6,6 @@ projection. These cells keep TF1's single kernel over concat([x, h]) and its gat
 weights imported from a Hello Edge graph drop in unchanged and give the graph's numbers.
 Use them inside ``keras.layers.RNN``.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 

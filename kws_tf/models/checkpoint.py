@@ -10,7 +10,7 @@ is one JSON object; ``load`` needs these keys (others, such as provenance, are k
     labels              [str], one per output, in output order
     features            {sample_rate, clip_duration_ms, window_size_ms, window_stride_ms,
                          dct_coefficient_count, feature_bits, feature_frac_bits}: the feature
-                         flags (kws_tf.features.FeatureConfig)
+                         flags (kws_tf.FeatureConfig)
 
 and, optional, ``quantize``: null for a float model, else how it was quantization-aware
 trained: mode "tfmot" (kws_tf.quant.qat; the model is rebuilt with its QAT wrappers) or
@@ -20,14 +20,20 @@ holds the input scale and shifts the integer graph was trained with).
 Restore by hand with ``tf.train.Checkpoint(model=model).read(prefix)``; ``model.load_weights``
 does not fit this layout (it expects the model itself as the checkpoint's root).
 """
-import dataclasses
 import json
 import os
 
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 
-from kws_tf import cli, features
+from kws_tf import cli
+from kws_tf.config import (
+    DEFAULT_WANTED_WORDS,
+    FEATURE_FLAGS,
+    FeatureConfig,
+    ModelSpec,
+    add_feature_flags,
+    parse_wanted_words,
+)
 from kws_tf.errors import KwsError
 
 SIDECAR_SUFFIX = ".json"
@@ -38,36 +44,26 @@ def sidecar_path(prefix):
     return os.fspath(prefix) + SIDECAR_SUFFIX
 
 
-def save(model, prefix, info):
-    """Writes the checkpoint and its sidecar; returns the sidecar's path."""
-    missing = [key for key in REQUIRED_KEYS if key not in info]
-    if missing:
-        raise ValueError(f"sidecar info lacks {', '.join(missing)}")
+def save(model, prefix, spec):
+    """Writes the checkpoint and its sidecar, `spec` (a ModelSpec, or its dict) as
+    ModelSpec.to_dict(); returns the sidecar's path."""
+    if not isinstance(spec, ModelSpec):
+        spec = ModelSpec.from_dict(spec, f"the sidecar of {prefix}")
     cli.check_writable(os.fspath(prefix))
     tf.train.Checkpoint(model=model).write(os.fspath(prefix))
-    cli.write_json(sidecar_path(prefix), info)
+    cli.write_json(sidecar_path(prefix), spec.to_dict())
     return sidecar_path(prefix)
 
 
 def read_info(prefix):
     """The sidecar of checkpoint `prefix`, checked for the keys needed to rebuild the model."""
     path = sidecar_path(prefix)
-    try:
-        with open(path) as stream:
-            info = json.load(stream)
-    except FileNotFoundError:
-        raise KwsError(f"{path}: no such file (the sidecar of checkpoint {prefix})") from None
-    except (OSError, ValueError) as error:
-        raise KwsError(f"{path}: not a readable JSON sidecar ({error})") from None
-    missing = [key for key in REQUIRED_KEYS if not isinstance(info, dict) or key not in info]
-    if missing:
-        raise KwsError(f"{path}: missing {', '.join(missing)}")
-    # Sidecars written before a feature setting existed mean its default.
-    info["features"] = {**dataclasses.asdict(features.FeatureConfig()), **info["features"]}
-    return info
+    info = cli.read_json(path, "sidecar", f"the sidecar of checkpoint {prefix}")
+    # Any sidecar version this kws-tf reads; features an old one lacks take their defaults.
+    return ModelSpec.from_dict(info, path).to_dict()
 
 
-def _read(model, prefix):
+def restore(model, prefix):
     """Restores every weight of `model`; a KwsError naming the checkpoint when they differ."""
     try:
         status = tf.train.Checkpoint(model=model).read(os.fspath(prefix))
@@ -80,14 +76,8 @@ def _read(model, prefix):
                        f"({str(error).splitlines()[0][:300]})") from None
 
 
-def load(prefix):
-    """Rebuilds the model its sidecar describes and restores every weight: (model, info)."""
-    info = read_info(prefix)
-    return build_and_restore(prefix, info), info
-
-
 STATE_FILE = "checkpoint_state.json"  # train.py's record of complete checkpoints in a train_dir
-FEATURE_KEYS = features.FLAGS
+FEATURE_KEYS = FEATURE_FLAGS
 
 
 def find(path, flag="--checkpoint"):
@@ -125,7 +115,7 @@ def add_flags(parser):
                         help="Checkpoint prefix (e.g. train_dir/best/ds_cnn_9507.ckpt-24200) or "
                              "a train.py --train_dir (its best checkpoint).")
     models.add_model_flags(parser, defaults=False)
-    group = features.add_feature_flags(parser)
+    group = add_feature_flags(parser)
     group.description = ("Default: the checkpoint's sidecar (else Hello Edge's defaults); "
                          "given, they must agree with it.")
     parser.set_defaults(**{key: None for key in FEATURE_KEYS})
@@ -141,11 +131,9 @@ def info_from_flags(args, prefix, labels=None):
         if args.model_architecture is None or args.model_size_info is None or labels is None:
             raise KwsError(f"--checkpoint {prefix} has no sidecar {sidecar_path(prefix)}: give "
                            "--model_architecture, --model_size_info and the data/feature flags")
-        config = features.FeatureConfig(**given).validate()
-        return {"model_architecture": args.model_architecture,
-                "model_size_info": list(args.model_size_info),
-                "input_shape": list(config.shape), "labels": list(labels),
-                "features": {key: getattr(config, key) for key in FEATURE_KEYS}}
+        config = FeatureConfig(**given).validate()
+        return ModelSpec(args.model_architecture, tuple(args.model_size_info), config.shape,
+                         tuple(labels), config).to_dict()
     info = read_info(prefix)
     for key in ("model_architecture", "model_size_info"):
         value = getattr(args, key)
@@ -163,33 +151,18 @@ def info_from_flags(args, prefix, labels=None):
 def info_with_words(args, prefix, default_words=None):
     """info_from_flags for tools that also take --wanted_words: without a sidecar the labels
     come from it (else `default_words`, else Hello Edge's words); with one, words given must
-    agree. Leaves the model's words in args.wanted_words, for the data index."""
+    agree. The data index then takes the model's words (`speech_commands.wanted_words_of`)."""
     from kws_tf.data import speech_commands as sc
 
-    wanted = args.wanted_words or default_words or sc.DEFAULT_WANTED_WORDS
-    info = info_from_flags(args, prefix, sc.prepare_words_list(sc.parse_wanted_words(wanted)))
+    wanted = args.wanted_words or default_words or DEFAULT_WANTED_WORDS
+    info = info_from_flags(args, prefix, sc.prepare_words_list(parse_wanted_words(wanted)))
     model_words = sc.wanted_words_of(info["labels"], f"--checkpoint {prefix}")
     if args.wanted_words is not None and \
-            sc.parse_wanted_words(args.wanted_words) != model_words.split(","):
+            parse_wanted_words(args.wanted_words) != model_words.split(","):
         raise KwsError(f"--wanted_words {args.wanted_words} does not match --checkpoint "
                        f"{prefix}, which has {model_words}")
-    args.wanted_words = model_words
     return info
 
 
 def _text(value):
     return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
-
-
-def build_and_restore(prefix, info):
-    """The model `info` describes with the weights of checkpoint `prefix`."""
-    from kws_tf.models import build_model
-
-    model = build_model(info["model_architecture"], info["model_size_info"],
-                        info["input_shape"], len(info["labels"]), info.get("net_config"))
-    if info.get("quantize") and info["quantize"].get("mode") == "tfmot":
-        from kws_tf.quant import qat
-
-        model = qat.apply(model, info["model_architecture"], info["quantize"])
-    _read(model, prefix)
-    return model

@@ -7,7 +7,6 @@ conv (with bias) -> batch norm (gamma and beta, momentum 0.99, eps 1e-3) -> ReLU
 ceil((in - k + 1) / s). Then flatten -> linear -> FC -> batch norm -> ReLU -> logits.
 Hello Edge ``create_cnn_model``; its dropout was always fed keep_prob 1, so there is none.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.models import common

@@ -5,7 +5,6 @@
 (frequency-major, channel fastest, as Hello Edge's reshape). No batch norm.
 Hello Edge ``create_crnn_model``.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.models import common

@@ -3,7 +3,6 @@
 --model_size_info h1 h2 ... hn: one hidden layer (Dense + ReLU) of h_i units each.
 The feature map is flattened time-major (index t*dct + k), as Hello Edge's fingerprint is.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.models import common

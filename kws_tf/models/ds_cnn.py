@@ -7,7 +7,6 @@ pointwise convolution to `features` channels. Every convolution is SAME, has a b
 followed by batch norm (slim's: beta but no gamma, eps 1e-3, momentum 0.96) and ReLU. Then an
 average pool over the whole remaining map and a fully connected layer to the logits.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.models import common

@@ -1,4 +1,4 @@
-"""ds_cnn_bf: the bias-free DS-CNN for integer hardware (see shared docs/integer_graph.md).
+"""ds_cnn_bf: the bias-free DS-CNN for integer hardware (see docs/integer_graph.md).
 
 Same --model_size_info as ds_cnn: N, then N groups of (features, kernel_t, kernel_f, stride_t,
 stride_f). What differs from ds_cnn, and why:
@@ -19,7 +19,6 @@ stride_f). What differs from ds_cnn, and why:
 For `2 48 4 4 2 2 16 3 3 1 1` and L labels the weights are conv 4x4x1x48, depthwise 3x3x48,
 pointwise 48x16 and FC 16xL + L.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.models import common, ds_cnn

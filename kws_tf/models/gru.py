@@ -3,7 +3,6 @@
 --model_size_info num_layers units (2 numbers). Each of the T frames is one step of `dct`
 inputs; the layers step together, as TF1's MultiRNNCell does. Hello Edge ``create_gru_model``.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.models import common

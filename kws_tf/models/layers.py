@@ -8,7 +8,6 @@ as the strided convolution would, convolves with stride 1 and keeps every stride
 column: the same values on every kernel, for stride_t * stride_f times the multiplies of that
 one layer. Equal strides keep the plain layer (and tfmot's batch-norm folding for it).
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 

@@ -3,7 +3,6 @@
 --model_size_info projection_units cell_units (2 numbers, projection first, as Hello Edge).
 Each of the T frames is one step of `dct` inputs. Hello Edge ``create_lstm_model``.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.models import common

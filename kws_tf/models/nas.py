@@ -1,6 +1,6 @@
 """nas: a network found by search.py (or by nas-for-kws), built from its ``net.config``.
 
---model_size_info is empty; the network is the JSON file (kws_tf.nas.net_config), passed as
+--model_size_info is empty; the network is the JSON file (kws_tf.models.net_config), passed as
 ``net_config`` (a path, the parsed dict or a NetConfig). It is the reference's
 ProxylessNASNets on our time-major feature map [frames, coefficients]:
 
@@ -19,13 +19,12 @@ net.config with num_bits 8 is the reference's retraining, 8-bit weight QAT; edit
 num_bits for other widths, as the reference's README says). Layer names are ``first_conv*``,
 ``block<i>_{expand,dw,project}*``, ``feature_mix*`` and ``classifier``.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.errors import KwsError
 from kws_tf.models import common
-from kws_tf.nas import layers
-from kws_tf.nas import net_config as nc
+from kws_tf.models import nas_layers as layers
+from kws_tf.models import net_config as nc
 
 LAYOUT = "no numbers (the network comes from --net_config, a nas-for-kws net.config)"
 

@@ -7,12 +7,11 @@ of the derived model, so its weights copy into that model.
 import math
 import types
 
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 
-from kws_tf.nas import layers
-from kws_tf.nas import net_config as nc
+from kws_tf.models import nas_layers as layers
+from kws_tf.models import net_config as nc
 
 
 class Sequence(keras.layers.Layer):
@@ -38,7 +37,7 @@ class Sequence(keras.layers.Layer):
 
 @keras.utils.register_keras_serializable(package="kws_tf")
 class MBConvCandidate(Sequence):
-    """An MBConv op (kws_tf.nas.layers.mbconv).
+    """An MBConv op (kws_tf.models.nas_layers.mbconv).
 
     The search runs a candidate's forward twice per weight step (once more in the hand-written
     backward, kws_tf.nas.supernet), which moves its batch-norm statistics twice with the same

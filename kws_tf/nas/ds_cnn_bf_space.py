@@ -21,7 +21,6 @@ independently, so ``ChainFlops`` has E[F] = F_stem + sum_e E[W_in,e] * sum_j p_j
 import dataclasses
 import math
 
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 

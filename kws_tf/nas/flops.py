@@ -9,7 +9,7 @@ layers see the real sizes. This module keeps that formula, so its numbers are th
 Sizes are given time-major, as kws_tf's models take them: ``input_shape = (frames, n_mfcc)``;
 the reference's input is n_mfcc x 51 frames, ``reference_input_shape(n_mfcc)``.
 """
-from kws_tf.nas import net_config as nc
+from kws_tf.models import net_config as nc
 
 REFERENCE_FRAMES = 51  # torchaudio's centred STFT: 1 + 16000 // 320
 

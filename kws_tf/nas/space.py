@@ -14,8 +14,9 @@ Every search space gives kws_tf.nas.supernet the same few things: ``edges`` (eac
 import dataclasses
 
 from kws_tf.models import nas as nas_model
-from kws_tf.nas import candidates, flops, layers, regularizer
-from kws_tf.nas import net_config as nc
+from kws_tf.models import nas_layers as layers
+from kws_tf.models import net_config as nc
+from kws_tf.nas import candidates, flops, regularizer
 
 KERNEL_SIZES = (3, 5, 7)
 EXPAND_RATIOS = (1, 2, 3, 4, 5, 6)

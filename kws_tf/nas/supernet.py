@@ -17,7 +17,6 @@ binary-gate gradient of kws_tf.nas.gates.
 """
 import functools
 
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 
@@ -106,9 +105,13 @@ class MixedEdge(keras.layers.Layer):
         return input_gradient, tf.reduce_sum(out * output_gradient)
 
     def get_config(self):
+        """The candidates without their build_config: a rebuilt edge builds them in its own
+        build(), as this one did, so their weights get the same names (edge/kernel...)."""
+        candidates = [{key: value for key, value in keras.layers.serialize(c).items()
+                       if key != "build_config"} for c in self.candidates]
         return {**super().get_config(), "shortcut": self.shortcut,
                 "arch_init_type": self.arch_init_type, "arch_init_ratio": self.arch_init_ratio,
-                "candidates": [keras.layers.serialize(c) for c in self.candidates]}
+                "candidates": candidates}
 
     @classmethod
     def from_config(cls, config):

@@ -11,8 +11,6 @@ the FC weights (see integer_graph). Other architectures have no integer graph.
 import dataclasses
 
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 from kws_tf.errors import KwsError

@@ -1,4 +1,4 @@
-"""The bias-free floor-shift integer graph (shared docs/integer_graph.md), in numpy integers.
+"""The bias-free floor-shift integer graph (docs/integer_graph.md), in numpy integers.
 
     input -> conv -> ReLU, >> s1 -> depthwise -> ReLU, >> s2 -> global max pool
           -> pointwise -> ReLU, >> s3 -> fc (+ bias) -> argmax

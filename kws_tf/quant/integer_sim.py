@@ -15,7 +15,6 @@ float model's: a checkpoint of it is an ordinary ds_cnn_bf checkpoint.
 """
 import math
 
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 

@@ -12,7 +12,6 @@ that loads a checkpoint through kws_tf.models.checkpoint gets the QAT model back
 """
 import collections
 
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.experimental.default_n_bit \

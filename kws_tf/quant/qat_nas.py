@@ -1,4 +1,4 @@
-"""tfmot QAT for nas models: their Q layers (kws_tf.nas.layers) annotated by hand.
+"""tfmot QAT for nas models: their Q layers (kws_tf.models.nas_layers) annotated by hand.
 
 tfmot's registry knows Conv2D, DepthwiseConv2D and Dense by class, not subclasses such as
 QConv2D, and places batch norm only through transforms that match those class names (no
@@ -13,12 +13,11 @@ layers (ReLU6, Add, ZeroPadding2D, GlobalAveragePooling2D, Dropout) to tfmot's r
 * outputs are fake-quantised to the activation width, except a conv's that feeds its batch
   norm, and a batch norm's that feeds its ReLU6.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
 from kws_tf.errors import KwsError
-from kws_tf.nas import layers as nas_layers
+from kws_tf.models import nas_layers
 
 quantizers = tfmot.quantization.keras.quantizers
 # Q layer class -> (the kernel attribute it convolves with, per-channel ranges)

@@ -5,8 +5,6 @@ nearest of 2**bits levels min + k * (max - min) / 2**bits, k = 0 .. 2**bits - 1,
 and max the kernel's own (so max itself is not a level, as in the reference).
 """
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tf_keras as keras
 
 

@@ -6,8 +6,6 @@ C reference, whose accumulators are int32 too. Agreement bit for bit with the nu
 (kws_tf.quant.integer_graph) and the C code is what shows that all three compute in integers.
 """
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 
 from kws_tf.quant import stages as st

@@ -1,127 +1,76 @@
-"""train.py: Hello Edge's training, on tf.data and tf.distribute.
+"""What train.py runs: Hello Edge's training, on tf.data and tf.distribute.
 
-Same flags, defaults and meaning as Hello Edge's train.py (Adam, a piecewise
-constant learning rate over --how_many_training_steps, validation every
---eval_step_interval steps, the best checkpoint kept in best/), with what it
-lacked: --save_step_interval works and a restarted command resumes where the
-last one stopped (same step, same learning rate, same batches); evaluation
-runs the model in inference mode; the final test accuracy is that of the best
-checkpoint, not of the last weights.
+Adam, a piecewise constant learning rate over the phases of --how_many_training_steps,
+validation every --eval_step_interval steps and the best checkpoint kept in best/, as in Hello
+Edge, with what it lacked: --save_step_interval works and a restarted command resumes where the
+last one stopped (same step, same learning rate, same batches); evaluation runs the model in
+inference mode; the final test accuracy is that of the best checkpoint, not of the last weights.
+The flags become a TrainSettings in kws_tf.commands.train; a run here is set-up (`_prepare`),
+model build and resume (`_build`), the loop (`_run_steps`) and the final test (`_test`).
 """
 import collections
 import dataclasses
 import os
-import sys
 import time
+import typing
 import weakref
 
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 
-from kws_tf import cli, features, models
+from kws_tf import cli, data, models
 from kws_tf import progress as kws_progress
-from kws_tf.data import download, pipeline, speech_commands
+from kws_tf.config import AugmentConfig, DataConfig, FeatureConfig, ModelSpec
+from kws_tf.data import pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint as model_checkpoint
+from kws_tf.models import net_config as nc
 from kws_tf.quant import integer_sim, qat
 from kws_tf.train import checkpoints, summaries
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
 
 
-def _bool(text):
-    """Hello Edge's --check_nans was type=bool, so any value turned it on; here words count."""
-    value = str(text).lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(text)
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """Everything a training run needs, resolved from the flags once."""
+
+    data: DataConfig
+    features: FeatureConfig
+    augment: AugmentConfig
+    model_architecture: str
+    model_size_info: tuple
+    net_config: typing.Optional[str]  # a nas model's net.config path
+    wanted_words: str
+    quantize: typing.Optional[dict]  # the sidecar's "quantize" entry; None: float
+    steps: tuple  # per learning-rate phase
+    learning_rates: tuple
+    eval_step_interval: int
+    save_step_interval: int
+    batch_size: int
+    seed: int
+    train_dir: str
+    summaries_dir: str
+    start_checkpoint: str  # a checkpoint prefix, or ""
+    check_nans: bool
+    distribution_strategy: str
+    calibration_samples: int
+    flags: dict  # what training_flags.json records
+
+    @property
+    def integer(self):
+        return bool(self.quantize) and self.quantize["mode"] == integer_sim.MODE
 
 
-def build_parser():
-    parser = cli.ArgumentParser(
-        prog="train.py",
-        description="Train a keyword spotting model with Hello Edge's flags (see README).")
-    speech_commands.add_data_flags(parser)
-    features.add_feature_flags(parser)
-    models.add_model_flags(parser)
-    group = parser.add_argument_group("training (as Hello Edge)")
-    group.add_argument("--how_many_training_steps", default="15000,3000",
-                       help="How many training loops to run, per learning-rate phase "
-                            "(comma-separated).")
-    group.add_argument("--learning_rate", default="0.001,0.0001",
-                       help="How large a learning rate to use in each phase (comma-separated, "
-                            "as many as --how_many_training_steps).")
-    group.add_argument("--eval_step_interval", type=int, default=400,
-                       help="How often to evaluate the training results.")
-    group.add_argument("--save_step_interval", type=int, default=100,
-                       help="Save the latest checkpoint (for resuming) every this many steps.")
-    group.add_argument("--batch_size", type=int, default=100,
-                       help="How many items to train with at once.")
-    group.add_argument("--summaries_dir", default="/tmp/retrain_logs",
-                       help="Where to save summary logs for TensorBoard.")
-    group.add_argument("--train_dir", default="/tmp/speech_commands_train",
-                       help="Directory to write checkpoints, labels and flags to; a rerun of "
-                            "the same command resumes from its latest checkpoint.")
-    group.add_argument("--start_checkpoint", default="",
-                       help="If specified, start from this checkpoint's weights (a prefix, or a "
-                            "train_dir: its best checkpoint); the schedule starts at step 0 "
-                            "(rerun with the same --train_dir to resume).")
-    group.add_argument("--check_nans", type=_bool, nargs="?", const=True, default=False,
-                       help="Stop with the step when the loss or a gradient is NaN or Inf.")
-    group.add_argument("--seed", type=int, default=0,
-                       help="Seed of the weights' initialisation, the batch order and the "
-                            "augmentation.")
-    group.add_argument("--quantize", nargs="?", const="tfmot",
-                       choices=("none", "tfmot", "integer"), default="none",
-                       help="'tfmot' (or --quantize alone): quantization-aware training with "
-                            "tensorflow-model-optimization (bit widths: --qat_bits); 'integer': "
-                            "ds_cnn_bf trained through the integer graph's arithmetic (see "
-                            "README). Fine-tune a float model by giving its checkpoint as "
-                            "--start_checkpoint.")
-    group.add_argument("--qat_bits", default=None,
-                       help="W,A: weight and activation bits of QAT (default 8,8; implies "
-                            "--quantize).")
-    group.add_argument("--distribution_strategy", choices=STRATEGIES, default="none",
-                       help="tf.distribute strategy: 'mirrored' for the GPUs of one machine, "
-                            "'multi_worker' for several machines (reads TF_CONFIG).")
-    integer_sim.add_flags(parser, "integer training (--quantize integer)")
-    cli.add_json_out(parser)
-    return parser
-
-
-def _schedule(args):
-    """Piecewise-constant learning rate over cumulative step boundaries."""
-    try:
-        steps = [int(s) for s in args.how_many_training_steps.split(",")]
-    except ValueError:
-        raise KwsError(f"--how_many_training_steps {args.how_many_training_steps!r}: expected "
-                       "comma-separated whole numbers") from None
-    try:
-        rates = [float(r) for r in args.learning_rate.split(",")]
-    except ValueError:
-        raise KwsError(f"--learning_rate {args.learning_rate!r}: expected comma-separated "
-                       "numbers") from None
-    if len(steps) != len(rates):
-        raise KwsError(f"--how_many_training_steps and --learning_rate must have the same "
-                       f"number of values, got {len(steps)} and {len(rates)}")
-    if any(s <= 0 for s in steps) or any(r <= 0 for r in rates):
-        raise KwsError("--how_many_training_steps and --learning_rate must be positive")
+def learning_rate_schedule(steps, rates):
+    """(total steps, piecewise-constant learning rate over cumulative step boundaries)."""
     # The schedule sees optimizer.iterations, i.e. step - 1: Hello Edge's step 10 of a
     # "10,20" run is iteration 9, the last of the first phase.
     boundaries = [int(b) - 1 for b in np.cumsum(steps)]
-    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, rates + rates[-1:])
-    return int(sum(steps)), schedule
-
-
-def _check_intervals(args):
-    for name in ("eval_step_interval", "save_step_interval", "batch_size"):
-        if getattr(args, name) <= 0:
-            raise KwsError(f"--{name} must be positive, got {getattr(args, name)}")
+    rates = list(rates)
+    return int(sum(steps)), keras.optimizers.schedules.PiecewiseConstantDecay(
+        boundaries, rates + rates[-1:])
 
 
 def _strategy(name):
@@ -143,37 +92,11 @@ def _is_chief(strategy):
     return task_type == "chief" or (not has_chief and task_type == "worker" and task_id == 0)
 
 
-def _quantize_info(args, feature_config):
-    """The sidecar's "quantize" entry for the flags, or None for float training. Features
-    already rounded (--feature_bits) give the integer input scale unless it is given."""
-    if args.qat_bits is not None and args.quantize == "none":
-        args.quantize = "tfmot"
-    if args.quantize == "none":
-        return None
-    if args.quantize == "integer":
-        if args.qat_bits is not None:
-            raise KwsError("--qat_bits is for --quantize tfmot; --quantize integer takes "
-                           "--input_bits, --weight_bits and --activation_bits")
-        frac_bits = args.input_frac_bits
-        if frac_bits is None and feature_config.feature_bits:
-            frac_bits = feature_config.feature_frac_bits
-        return integer_sim.sidecar(args.input_bits, args.weight_bits, args.activation_bits,
-                                   frac_bits, args.shifts)
-    return qat.sidecar(*qat.parse_bits(args.qat_bits or "8,8"))
-
-
-def sidecar_info(args, feature_config, words_list, quantize):
-    from kws_tf.nas import net_config
-
-    return {"model_architecture": args.model_architecture,
-            "net_config": (net_config.to_dict(net_config.resolve(args.net_config))
-                           if args.net_config else None),
-            "quantize": quantize,
-            "model_size_info": list(args.model_size_info),
-            "input_shape": list(feature_config.shape),
-            "labels": list(words_list),
-            "wanted_words": args.wanted_words,
-            "features": dataclasses.asdict(feature_config)}
+def sidecar_info(settings, words_list, quantize):
+    net = nc.to_dict(nc.resolve(settings.net_config)) if settings.net_config else None
+    return ModelSpec(settings.model_architecture, settings.model_size_info,
+                     settings.features.shape, tuple(words_list), settings.features, quantize,
+                     net, settings.wanted_words).to_dict()
 
 
 def check_same_model(info, expected, where):
@@ -210,173 +133,226 @@ def format_confusion(confusion, labels):
     return "\n".join(rows)
 
 
-def train(args):
+@dataclasses.dataclass
+class _Run:
+    """What the stages of a run hand on: the strategy, data, model and bookkeeping."""
+
+    strategy: object
+    chief: bool
+    train_dir: str
+    index: object
+    splits: dict
+    info: dict
+    keeper: object
+    model: object = None
+    saved: object = None  # what checkpoints hold: the integer simulation keeps float weights
+    optimizer: object = None
+    writers: object = None
+
+
+def train(settings):
     """Runs a whole training; returns the final figures (also written to --json_out)."""
-    strategy = _strategy(args.distribution_strategy)  # before other TF ops (multi-worker)
+    total_steps, schedule = learning_rate_schedule(settings.steps, settings.learning_rates)
+    run = _prepare(settings)
+    _build(settings, run, schedule)
+    start_step = int(run.optimizer.iterations.numpy())
+    started = time.time()
+    _run_steps(settings, run, schedule, total_steps, start_step)
+    train_seconds = time.time() - started
+    test_accuracy, confusion, count = _test(settings, run, total_steps)
+    return {"best_checkpoint": run.keeper.state["best"], "latest_checkpoint": run.keeper.latest,
+            "best_validation_accuracy": run.keeper.state["best_accuracy"],
+            "test_accuracy": test_accuracy, "test_count": count,
+            "test_confusion_matrix": confusion.tolist(), "labels": run.index.words_list,
+            "steps": total_steps, "start_step": start_step, "train_seconds": train_seconds,
+            "steps_per_second": (total_steps - start_step) / max(train_seconds, 1e-9),
+            "train_dir": settings.train_dir, "bad_files": len(run.index.bad_files)}
+
+
+def _prepare(settings):
+    """Checks what can fail before the data is read (a wrong --model_size_info, a model tfmot
+    cannot wrap, a full disk), then loads the data and opens the train_dir."""
+    strategy = _strategy(settings.distribution_strategy)  # before other TF ops (multi-worker)
     chief = _is_chief(strategy)
-    feature_config = features.feature_config_from_flags(args)
-    augment = pipeline.augment_config_from_flags(args)
-    data_config = speech_commands.data_config_from_flags(args)
-    total_steps, schedule = _schedule(args)
-    _check_intervals(args)
-    words_list = speech_commands.prepare_words_list(data_config.wanted_words)
-    args.model_size_info = models.size_info_for(args.model_architecture, args.model_size_info)
-    quantize = _quantize_info(args, feature_config)
-    if args.start_checkpoint:
-        args.start_checkpoint, _ = model_checkpoint.find(args.start_checkpoint,
-                                                         "--start_checkpoint")
-    # A wrong --model_size_info, a model tfmot cannot wrap or a full disk fail before data.
-    probe = models.build_model(args.model_architecture, args.model_size_info,
-                               feature_config.shape, len(words_list), args.net_config)
-    if quantize and quantize["mode"] == integer_sim.MODE:
-        integer_sim.check_architecture(args.model_architecture)
-    elif quantize:
-        probe = qat.apply(probe, args.model_architecture, quantize)
-    train_dir = args.train_dir if chief else os.path.join(
-        args.train_dir, f"worker_{strategy.cluster_resolver.task_id}")
-    for folder in (train_dir, args.summaries_dir):
+    words_list = speech_commands.prepare_words_list(settings.data.wanted_words)
+    probe = models.build_model(settings.model_architecture, settings.model_size_info,
+                               settings.features.shape, len(words_list), settings.net_config)
+    if settings.integer:
+        integer_sim.check_architecture(settings.model_architecture)
+    elif settings.quantize:
+        probe = qat.apply(probe, settings.model_architecture, settings.quantize)
+    train_dir = settings.train_dir if chief else os.path.join(
+        settings.train_dir, f"worker_{strategy.cluster_resolver.task_id}")
+    for folder in (train_dir, settings.summaries_dir):
         cli.check_writable(os.path.join(folder, ".probe"))
     checkpoints.check_free_space(train_dir, probe.variables, copies_per_variable=3)  # + Adam
 
-    download.maybe_download_and_extract(args.data_url, args.data_dir)
-    index = speech_commands.build_index(data_config, feature_config.sample_rate)
-    if index.bad_files:
-        print(f"skipped {len(index.bad_files)} bad files; first: {index.bad_files[0][1]}",
-              file=sys.stderr)
-    splits = pipeline.load_splits(index, feature_config)
-    label_count = len(index.words_list)
-    info = sidecar_info(args, feature_config, index.words_list, quantize)
-
-    tf.keras.utils.set_random_seed(args.seed)
+    index, splits = data.load(settings.data, settings.features)
+    info = sidecar_info(settings, index.words_list, settings.quantize)
+    tf.keras.utils.set_random_seed(settings.seed)
     keeper = checkpoints.CheckpointKeeper(train_dir, None, info)
     keeper.remove_unlisted()
     if keeper.latest:
         latest = _sidecar(keeper.latest)
-        if quantize and quantize["mode"] == integer_sim.MODE:
+        if settings.integer:
             # The scale and shifts chosen when the run started stay; given ones must agree.
-            info["quantize"] = integer_sim.resumed(quantize, latest.get("quantize"))
-        check_same_model(latest, info, f"--train_dir {args.train_dir}")
-    start_sidecar = _sidecar(args.start_checkpoint) if args.start_checkpoint else None
+            info["quantize"] = integer_sim.resumed(settings.quantize, latest.get("quantize"))
+        check_same_model(latest, info, f"--train_dir {settings.train_dir}")
+    return _Run(strategy, chief, train_dir, index, splits, info, keeper)
+
+
+def _build(settings, run, schedule):
+    """The model (QAT-wrapped or integer-simulated as asked) and Adam, with the weights of the
+    latest checkpoint (resuming) or of --start_checkpoint."""
+    start = settings.start_checkpoint
+    start_sidecar = _sidecar(start) if start else None
     # A float checkpoint fine-tuned with QAT loads into the float model before it is wrapped.
-    float_start = bool(quantize and args.start_checkpoint and not keeper.latest
+    float_start = bool(settings.quantize and start and not run.keeper.latest
                        and not (start_sidecar or {}).get("quantize"))
-    with strategy.scope():
-        model = models.build_model(args.model_architecture, args.model_size_info,
-                                   feature_config.shape, label_count, args.net_config)
+    with run.strategy.scope():
+        model = models.build_model(settings.model_architecture, settings.model_size_info,
+                                   settings.features.shape, len(run.index.words_list),
+                                   settings.net_config)
         if float_start:
-            check_same_model(start_sidecar or {}, {**info, "quantize": None},
-                             f"--start_checkpoint {args.start_checkpoint}")
-            checkpoints.restore(tf.train.Checkpoint(model=model), args.start_checkpoint,
-                                "--start_checkpoint")
-        saved = model  # what checkpoints hold: the integer simulation keeps float weights
-        if quantize and quantize["mode"] == integer_sim.MODE:
-            start_spec = (start_sidecar or {}).get("quantize") or {}
-            if not keeper.latest and start_spec.get("mode") == integer_sim.MODE:
-                info["quantize"] = integer_sim.resumed(info["quantize"], start_spec)
-            if not integer_sim.complete(info["quantize"]):
-                info["quantize"], equalized = integer_sim.choose(
-                    model, info["quantize"], _calibration(index, feature_config, args))
-                if equalized:
-                    print("cross-layer equalized the float weights (same logits; the integer "
-                          "graph agrees more with them)")
-            print(integer_sim.describe(info["quantize"]))
-            model = integer_sim.apply(model, args.model_architecture, info["quantize"])
-        elif quantize:
-            model = saved = qat.apply(model, args.model_architecture, quantize)
-            print(qat.describe(model, quantize))
-        optimizer = keras.optimizers.Adam(learning_rate=schedule)
-        optimizer.build(model.trainable_variables)
+            check_same_model(start_sidecar or {}, {**run.info, "quantize": None},
+                             f"--start_checkpoint {start}")
+            checkpoints.restore(tf.train.Checkpoint(model=model), start, "--start_checkpoint")
+        run.saved = model
+        if settings.integer:
+            model = _integer_model(settings, run, model, start_sidecar)
+        elif settings.quantize:
+            model = run.saved = qat.apply(model, settings.model_architecture, settings.quantize)
+            print(qat.describe(model, settings.quantize))
+        run.model = model
+        run.optimizer = keras.optimizers.Adam(learning_rate=schedule)
+        run.optimizer.build(model.trainable_variables)
     print(f"Total number of Parameters: "
           f"{int(sum(np.prod(v.shape) for v in model.trainable_variables))}")
-    checkpoint = keeper.checkpoint = tf.train.Checkpoint(model=saved, optimizer=optimizer)
-    if keeper.latest:
-        checkpoints.restore(checkpoint, keeper.latest, "--train_dir checkpoint")
-        print(f"resuming from {keeper.latest} at step {int(optimizer.iterations.numpy())}")
-    elif args.start_checkpoint and not float_start:
+    _resume(settings, run, start_sidecar, float_start)
+
+
+def _integer_model(settings, run, model, start_sidecar):
+    """`model` run through the integer graph's arithmetic, its input scale and shifts taken
+    from the run or the start checkpoint, else chosen on calibration clips."""
+    start_spec = (start_sidecar or {}).get("quantize") or {}
+    if not run.keeper.latest and start_spec.get("mode") == integer_sim.MODE:
+        run.info["quantize"] = integer_sim.resumed(run.info["quantize"], start_spec)
+    if not integer_sim.complete(run.info["quantize"]):
+        run.info["quantize"], equalized = integer_sim.choose(
+            model, run.info["quantize"], _calibration(settings, run.index))
+        if equalized:
+            print("cross-layer equalized the float weights (same logits; the integer "
+                  "graph agrees more with them)")
+    print(integer_sim.describe(run.info["quantize"]))
+    return integer_sim.apply(model, settings.model_architecture, run.info["quantize"])
+
+
+def _resume(settings, run, start_sidecar, float_start):
+    """Restores the latest checkpoint (with the optimizer) or --start_checkpoint's weights;
+    the chief writes the labels and the flags."""
+    checkpoint = run.keeper.checkpoint = tf.train.Checkpoint(model=run.saved,
+                                                             optimizer=run.optimizer)
+    start = settings.start_checkpoint
+    if run.keeper.latest:
+        checkpoints.restore(checkpoint, run.keeper.latest, "--train_dir checkpoint")
+        print(f"resuming from {run.keeper.latest} at step "
+              f"{int(run.optimizer.iterations.numpy())}")
+    elif start and not float_start:
         if start_sidecar:
-            check_same_model(start_sidecar, info, f"--start_checkpoint {args.start_checkpoint}")
-        checkpoints.restore(tf.train.Checkpoint(model=saved), args.start_checkpoint,
-                            "--start_checkpoint")
-    if chief:
-        cli.atomic_write(os.path.join(train_dir, f"{args.model_architecture}_labels.txt"),
-                         lambda s: s.write("\n".join(index.words_list).encode()))
-        cli.write_json(os.path.join(train_dir, "training_flags.json"), vars(args))
+            check_same_model(start_sidecar, run.info, f"--start_checkpoint {start}")
+        checkpoints.restore(tf.train.Checkpoint(model=run.saved), start, "--start_checkpoint")
+    if run.chief:
+        cli.atomic_write(
+            os.path.join(run.train_dir, f"{settings.model_architecture}_labels.txt"),
+            lambda s: s.write("\n".join(run.index.words_list).encode()))
+        cli.write_json(os.path.join(run.train_dir, "training_flags.json"), settings.flags)
 
-    start_step = int(optimizer.iterations.numpy())
-    per_replica = args.batch_size // strategy.num_replicas_in_sync
-    if per_replica * strategy.num_replicas_in_sync != args.batch_size:
-        raise KwsError(f"--batch_size {args.batch_size} does not split evenly over "
-                       f"{strategy.num_replicas_in_sync} replicas")
-    batches = iter(strategy.distribute_datasets_from_function(
-        lambda context: splits["training"].train_dataset(
-            per_replica, augment, args.seed + 1000003 * context.input_pipeline_id,
+
+def _run_steps(settings, run, schedule, total_steps, start_step):
+    """The training steps from `start_step` on, with validation and checkpoints."""
+    replicas = run.strategy.num_replicas_in_sync
+    per_replica = settings.batch_size // replicas
+    if per_replica * replicas != settings.batch_size:
+        raise KwsError(f"--batch_size {settings.batch_size} does not split evenly over "
+                       f"{replicas} replicas")
+    batches = iter(run.strategy.distribute_datasets_from_function(
+        lambda context: run.splits["training"].train_dataset(
+            per_replica, settings.augment, settings.seed + 1000003 * context.input_pipeline_id,
             start_step)))
-    train_step = _train_step(strategy, model, optimizer, args.batch_size, args.check_nans)
-    validation = splits["validation"].eval_dataset(args.batch_size)
-    writers = summaries.Writers(args.summaries_dir, enabled=chief)
-
-    best = keeper.state["best_accuracy"] or 0.0
-    progress = kws_progress.progbar(total_steps, verbose=1 if chief else 0,
+    train_step = _train_step(run.strategy, run.model, run.optimizer, settings.batch_size,
+                             settings.check_nans)
+    validation = run.splits["validation"].eval_dataset(settings.batch_size)
+    run.writers = summaries.Writers(settings.summaries_dir, enabled=run.chief)
+    best = run.keeper.state["best_accuracy"] or 0.0
+    progress = kws_progress.progbar(total_steps, verbose=1 if run.chief else 0,
                                     stateful_metrics=["loss", "accuracy", "steps/s"])
     progress.update(start_step)
-    started = time.time()
     recent = collections.deque(maxlen=50)  # step end times, for steps/s (tracing excluded)
     for step in range(start_step + 1, total_steps + 1):
-        try:
-            loss, accuracy = (float(x) for x in train_step(next(batches)))
-        except tf.errors.InvalidArgumentError as error:
-            if not (args.check_nans and "Tensor had" in error.message):
-                raise
-            loss, accuracy = float("nan"), None
-        if args.check_nans and not np.isfinite(loss):
-            paths = splits["training"].batch_paths(per_replica, args.seed, step - 1)
-            raise KwsError(f"--check_nans: NaN or Inf in the loss or the gradients at step "
-                           f"{step}; the batch's {len(paths)} files: {', '.join(paths)}")
+        loss, accuracy = _step(settings, run, train_step, batches, per_replica, step)
         recent.append(time.time())
         rate = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9) if len(recent) > 1 else 0.0
-        writers.train_step(step, loss, accuracy, float(schedule(step - 1)))
+        run.writers.train_step(step, loss, accuracy, float(schedule(step - 1)))
         progress.update(step, [("loss", loss), ("accuracy", accuracy), ("steps/s", rate)])
-        if step % args.eval_step_interval == 0 or step == total_steps:
-            val_accuracy, confusion, count = evaluate(model, validation, label_count)
-            writers.validation(step, val_accuracy, confusion)
-            if chief:
-                print(f"\nStep {step}: Validation accuracy = {val_accuracy * 100:.2f}% "
-                      f"(N={count})")
-            if val_accuracy > best or keeper.state["best"] is None:
-                best = val_accuracy
-                keeper.save_best(step, val_accuracy)
-            if chief:
-                print(f"So far the best validation accuracy is {best * 100:.2f}%")
+        if step % settings.eval_step_interval == 0 or step == total_steps:
+            best = _validate(run, validation, step, best)
             recent.clear()
-        if step % args.save_step_interval == 0 or step == total_steps:
-            keeper.save_latest(step)
-    train_seconds = time.time() - started
+        if step % settings.save_step_interval == 0 or step == total_steps:
+            run.keeper.save_latest(step)
 
-    if keeper.state["best"]:
-        checkpoints.restore(tf.train.Checkpoint(model=saved), keeper.state["best"],
+
+def _step(settings, run, train_step, batches, per_replica, step):
+    """One training step: (loss, accuracy); --check_nans stops naming the batch's files."""
+    try:
+        loss, accuracy = (float(x) for x in train_step(next(batches)))
+    except tf.errors.InvalidArgumentError as error:
+        if not (settings.check_nans and "Tensor had" in error.message):
+            raise
+        loss, accuracy = float("nan"), None
+    if settings.check_nans and not np.isfinite(loss):
+        paths = run.splits["training"].batch_paths(per_replica, settings.seed, step - 1)
+        raise KwsError(f"--check_nans: NaN or Inf in the loss or the gradients at step "
+                       f"{step}; the batch's {len(paths)} files: {', '.join(paths)}")
+    return loss, accuracy
+
+
+def _validate(run, validation, step, best):
+    """Validation accuracy at `step`; a new best is kept in best/. Returns the best so far."""
+    accuracy, confusion, count = evaluate(run.model, validation, len(run.index.words_list))
+    run.writers.validation(step, accuracy, confusion)
+    if run.chief:
+        print(f"\nStep {step}: Validation accuracy = {accuracy * 100:.2f}% (N={count})")
+    if accuracy > best or run.keeper.state["best"] is None:
+        best = accuracy
+        run.keeper.save_best(step, accuracy)
+    if run.chief:
+        print(f"So far the best validation accuracy is {best * 100:.2f}%")
+    return best
+
+
+def _test(settings, run, total_steps):
+    """Test accuracy of the best checkpoint: (accuracy, confusion matrix, count)."""
+    if run.keeper.state["best"]:
+        checkpoints.restore(tf.train.Checkpoint(model=run.saved), run.keeper.state["best"],
                             "best checkpoint")
-    test_accuracy, confusion, count = evaluate(
-        model, splits["testing"].eval_dataset(args.batch_size), label_count)
-    writers.test(total_steps, test_accuracy, confusion)
-    if chief:
+    accuracy, confusion, count = evaluate(
+        run.model, run.splits["testing"].eval_dataset(settings.batch_size),
+        len(run.index.words_list))
+    run.writers.test(total_steps, accuracy, confusion)
+    if run.chief:
         print(f"Confusion matrix (test, rows = true labels, columns = predictions):\n"
-              f"{format_confusion(confusion, index.words_list)}")
-        print(f"Final test accuracy = {test_accuracy * 100:.2f}% (N={count}) "
-              f"of the best checkpoint {keeper.state['best']}")
-    return {"best_checkpoint": keeper.state["best"], "latest_checkpoint": keeper.latest,
-            "best_validation_accuracy": keeper.state["best_accuracy"],
-            "test_accuracy": test_accuracy, "test_count": count,
-            "test_confusion_matrix": confusion.tolist(), "labels": index.words_list,
-            "steps": total_steps, "start_step": start_step, "train_seconds": train_seconds,
-            "steps_per_second": (total_steps - start_step) / max(train_seconds, 1e-9),
-            "train_dir": args.train_dir, "bad_files": len(index.bad_files)}
+              f"{format_confusion(confusion, run.index.words_list)}")
+        print(f"Final test accuracy = {accuracy * 100:.2f}% (N={count}) "
+              f"of the best checkpoint {run.keeper.state['best']}")
+    return accuracy, confusion, count
 
 
-def _calibration(index, feature_config, args):
+def _calibration(settings, index):
     """Unaugmented feature maps of the first --calibration_samples training clips."""
-    data = pipeline.SplitData(index.splits["training"][:args.calibration_samples],
-                              feature_config, resampler=index.resampler)
-    return np.concatenate([batch.numpy() for batch, _ in data.eval_dataset(args.batch_size)])
+    clips = pipeline.SplitData(index.splits["training"][:settings.calibration_samples],
+                               settings.features, resampler=index.resampler)
+    return np.concatenate([batch.numpy()
+                           for batch, _ in clips.eval_dataset(settings.batch_size)])
 
 
 def _sidecar(prefix):
@@ -410,10 +386,3 @@ def _train_step(strategy, model, optimizer, global_batch_size, check_nans):
                 strategy.reduce(tf.distribute.ReduceOp.SUM, accuracy, axis=None))
 
     return step
-
-
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    with cli.user_errors():
-        cli.write_json(args.json_out, train(args))
-    return 0

@@ -2,19 +2,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kws_tf.config import AugmentConfig, DataConfig, FeatureConfig
 from kws_tf import features
 from kws_tf.data import pipeline, speech_commands as sc
 from kws_tf.data.wav import write_wav
 from tests.conftest import make_dataset, tone
 
-CONFIG = features.FeatureConfig(window_size_ms=40, window_stride_ms=20, dct_coefficient_count=10)
-NO_AUGMENT = pipeline.AugmentConfig(time_shift_ms=0, background_frequency=0, background_volume=0)
+CONFIG = FeatureConfig(window_size_ms=40, window_stride_ms=20, dct_coefficient_count=10)
+NO_AUGMENT = AugmentConfig(time_shift_ms=0, background_frequency=0, background_volume=0)
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = make_dataset(tmp_path_factory.mktemp("pipeline"), speakers=30)
-    index = sc.build_index(sc.DataConfig(data_dir=str(root), wanted_words=("yes", "no")))
+    index = sc.build_index(DataConfig(data_dir=str(root), wanted_words=("yes", "no")))
     return index, pipeline.load_splits(index, CONFIG)
 
 
@@ -39,7 +40,7 @@ def test_eval_batches_are_the_decoded_files_in_index_order(data):
 def test_training_stream_is_reproducible_and_resumable(data):
     _, splits = data
     train = splits["training"]
-    augment = pipeline.AugmentConfig()
+    augment = AugmentConfig()
     first = _take(train.train_dataset(16, augment, seed=3), 8)
     again = _take(train.train_dataset(16, augment, seed=3), 8)
     resumed = _take(train.train_dataset(16, augment, seed=3, start_step=5), 3)
@@ -72,9 +73,9 @@ def test_augmentation_shifts_and_mixes_noise(data):
     _, splits = data
     train = splits["training"]
     clean = {f.tobytes() for f, _ in _take(train.eval_dataset(1), len(train))}
-    shifted = _take(train.train_dataset(1, pipeline.AugmentConfig(100, 0, 0), seed=1), 40)
+    shifted = _take(train.train_dataset(1, AugmentConfig(100, 0, 0), seed=1), 40)
     assert sum(f.tobytes() not in clean for f, _ in shifted) > 30
-    noisy = _take(train.train_dataset(1, pipeline.AugmentConfig(0, 1.0, 0.5), seed=1), 40)
+    noisy = _take(train.train_dataset(1, AugmentConfig(0, 1.0, 0.5), seed=1), 40)
     silence = [f for f, l in noisy if l[0] == sc.SILENCE_INDEX]
     zero_silence = features.mfcc(np.zeros((1, 16000), np.float32), CONFIG).numpy()
     assert silence and all(not np.allclose(f, zero_silence) for f in silence)
@@ -92,7 +93,7 @@ def test_files_needing_conversion_are_converted(tmp_path):
         out.setframerate(44100)
         stereo = np.repeat((sample * 32767).astype("<i2")[:, None], 2, axis=1)
         out.writeframes(stereo.tobytes())
-    index = sc.build_index(sc.DataConfig(data_dir=str(root), wanted_words=("yes", "no"),
+    index = sc.build_index(DataConfig(data_dir=str(root), wanted_words=("yes", "no"),
                                          silence_percentage=0, unknown_percentage=0))
     item = next(i for items in index.splits.values() for i in items if i.path == str(path))
     assert not item.standard
@@ -122,7 +123,7 @@ def test_time_shift_is_hello_edges_pad_and_slice():
     ramp = np.arange(1, 16001, dtype=np.float32)[np.newaxis].repeat(8, 0) / 32768.0
     split = _bare_split(np.zeros((1, 16000)))
     out = split._augment(tf.constant(ramp), tf.constant([7, 1], tf.int64),
-                         pipeline.AugmentConfig(100, 0, 0)).numpy()
+                         AugmentConfig(100, 0, 0)).numpy()
     shifts = set()
     for row in out:
         # Delayed: zeros then 1, 2, ...; advanced: starts later in the ramp, zeros at the end.
@@ -146,7 +147,7 @@ def test_noise_is_a_window_of_one_noise_file_at_a_bounded_gain():
                   tf.constant([20000, 30000], tf.int64))
     split = _bare_split(np.zeros((1, 16000)), background)
     out = split._augment(tf.zeros([64, 16000]), tf.constant([3, 9], tf.int64),
-                         pipeline.AugmentConfig(0, 0.5, 0.1)).numpy()
+                         AugmentConfig(0, 0.5, 0.1)).numpy()
     silent = [row for row in out if not row.any()]
     assert 10 < len(silent) < 54  # background_frequency 0.5
     for row in out:

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from kws_tf.config import DataConfig, parse_wanted_words
 from kws_tf.data import speech_commands as sc
 from kws_tf.errors import KwsError
 from tests.conftest import make_dataset
@@ -36,7 +37,7 @@ def test_which_set_percentages_move_the_boundaries():
 
 
 def _index(root, **overrides):
-    config = sc.DataConfig(data_dir=str(root), wanted_words=("yes", "no"), **overrides)
+    config = DataConfig(data_dir=str(root), wanted_words=("yes", "no"), **overrides)
     return sc.build_index(config)
 
 
@@ -124,7 +125,7 @@ def test_bad_file_is_named_or_skipped_and_counted(tmp_path):
     ("yes,_unknown_", "added automatically")])
 def test_wanted_words_flag_errors(text, message):
     with pytest.raises(KwsError, match=message):
-        sc.parse_wanted_words(text)
+        parse_wanted_words(text)
 
 
 @pytest.mark.parametrize("overrides, flag", [
@@ -134,4 +135,4 @@ def test_wanted_words_flag_errors(text, message):
 ])
 def test_inconsistent_percentages(tmp_path, overrides, flag):
     with pytest.raises(KwsError, match=flag):
-        sc.DataConfig(data_dir=str(tmp_path), **overrides).validate()
+        DataConfig(data_dir=str(tmp_path), **overrides).validate()

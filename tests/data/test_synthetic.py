@@ -7,7 +7,9 @@ import wave
 import numpy as np
 import pytest
 
+from kws_tf.commands import synthetic as synthetic_command
 from kws_tf.data import synthetic
+from kws_tf.data.synthetic import dsp, espeak_ng, plan, vocabulary
 
 WORDS = ["yes", "no", "up", "marvin"]
 CLIPS = 3
@@ -112,7 +114,7 @@ def test_same_seed_is_byte_identical(dataset, tmp_path):
     root, _ = dataset
     # Using espeak-ng in this process first must not matter (workers start
     # from a clean driver), nor must a different worker count.
-    synthetic._espeak().synth("marvin", "en+m3")
+    espeak_ng._espeak().synth("marvin", "en+m3")
     synthetic.generate(tmp_path / "again", words=WORDS, clips_per_word=CLIPS,
                        seed=1, noise_files=6, workers=1, progress=False)
     first, second = _tree(root), _tree(tmp_path / "again")
@@ -163,7 +165,7 @@ def test_word_is_placed_at_random_positions(dataset):
 def test_different_words_are_different_audio(dataset):
     root, _ = dataset
     # Same speaker setting, different words: clean espeak output differs.
-    espeak = synthetic._espeak()
+    espeak = espeak_ng._espeak()
     clean = {w: espeak.synth(w, "en-us+m3", 170, 50, 50) for w in WORDS}
     for a in WORDS:
         for b in WORDS:
@@ -195,7 +197,7 @@ def test_speaker_pool_has_no_nohash_and_is_varied():
     accents, variants = synthetic.available_voices()
     assert len(accents) == len(synthetic.ACCENTS)
     assert len(variants) >= 60
-    pool = synthetic._speaker_pool(0, 300, accents, variants)
+    pool = plan._speaker_pool(0, 300, accents, variants)
     names = [s["name"] for s in pool]
     assert len(set(names)) == 300
     for name in names:
@@ -205,11 +207,11 @@ def test_speaker_pool_has_no_nohash_and_is_varied():
 
 
 def test_all_listed_voices_load():
-    espeak = synthetic._espeak()
+    espeak = espeak_ng._espeak()
     accents, variants = synthetic.available_voices()
     for accent, _, _ in accents:
         for variant in variants:
-            assert espeak.set_voice(synthetic._voice_name(accent, variant)), \
+            assert espeak.set_voice(vocabulary._voice_name(accent, variant)), \
                 (accent, variant)
     assert not espeak.set_voice("en+no-such-variant")
 
@@ -217,7 +219,7 @@ def test_all_listed_voices_load():
 def test_resample_keeps_a_tone():
     t = np.arange(22050 * 2) / 22050.0
     x = np.sin(2 * np.pi * 440.0 * t)
-    y = synthetic.resample(x, 32000)
+    y = dsp.resample(x, 32000)
     ref = np.sin(2 * np.pi * 440.0 * np.arange(32000) / 16000.0)
     assert np.max(np.abs(y - ref)) < 1e-6
 
@@ -245,7 +247,7 @@ def _error_line(capsys):
 def test_bad_flags_exit_2(tmp_path, capsys, flags, needle):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exit_:
-        synthetic.main(["--output_dir", str(out)] + flags)
+        synthetic_command.main(["--output_dir", str(out)] + flags)
     assert exit_.value.code == 2
     line = _error_line(capsys)
     assert needle in line
@@ -258,7 +260,7 @@ def test_unwritable_output_dir(tmp_path, capsys):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.raises(SystemExit) as exit_:
-        synthetic.main(["--output_dir", str(blocker / "out"),
+        synthetic_command.main(["--output_dir", str(blocker / "out"),
                         "--clips_per_word", "1", "--words", "yes"])
     assert exit_.value.code == 2
     line = _error_line(capsys)
@@ -267,13 +269,13 @@ def test_unwritable_output_dir(tmp_path, capsys):
 
 def test_unknown_flag_is_rejected(tmp_path):
     with pytest.raises(SystemExit) as exc:
-        synthetic.main(["--output_dir", str(tmp_path), "--bogus", "1"])
+        synthetic_command.main(["--output_dir", str(tmp_path), "--bogus", "1"])
     assert exc.value.code == 2
 
 
 def test_cli_json_out_and_progress(tmp_path, capsys):
     out, js = tmp_path / "out", tmp_path / "summary.json"
-    rc = synthetic.main(["--output_dir", str(out), "--clips_per_word", "2",
+    rc = synthetic_command.main(["--output_dir", str(out), "--clips_per_word", "2",
                          "--words", "left,right", "--noise_files", "0",
                          "--seed", "5", "--json_out", str(js)])
     assert rc == 0

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import kws_tf  # noqa: F401
-from kws_tf import features
+from kws_tf.config import FeatureConfig
+from kws_tf.data import pipeline
 from kws_tf.export import hardware
 from kws_tf.quant import analysis
 from kws_tf.quant import integer_graph as ig
@@ -30,12 +31,12 @@ def _graph(name):
 
 def _real_maps(tmp_path):
     """MFCC maps of real audio: the fixture clips when present, else tone clips."""
-    config = features.FeatureConfig(window_size_ms=40, window_stride_ms=40,
+    config = FeatureConfig(window_size_ms=40, window_stride_ms=40,
                                     dct_coefficient_count=10)
     wavs = sorted(FIXTURES.glob("audio/*.wav"))
     if not wavs:
         wavs = sorted(make_dataset(tmp_path / "tones", speakers=3).glob("*/*.wav"))
-    return np.stack([features.clip_features(str(path), config) for path in wavs])
+    return np.stack([pipeline.clip_features(str(path), config) for path in wavs])
 
 
 def _compile(folder, *flags):

@@ -9,17 +9,23 @@ import functools
 import warnings
 
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
+
+import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 from kws_tf import features
+from kws_tf.config import (
+    MFCC_FILTERBANK_CHANNELS,
+    MFCC_LOWER_FREQUENCY_LIMIT,
+    MFCC_UPPER_FREQUENCY_LIMIT,
+    FeatureConfig,
+)
 from kws_tf.export import tflite_metadata
 from tests.conftest import tone
 
 LABELS = ["_silence_", "low", "high"]
 FREQUENCIES = {"low": 500, "high": 1500}
-FEATURES = features.FeatureConfig(window_size_ms=40, window_stride_ms=20, dct_coefficient_count=10)
+FEATURES = FeatureConfig(window_size_ms=40, window_stride_ms=20, dct_coefficient_count=10)
 
 
 def clip(label, seconds=1.0, amplitude=0.3):
@@ -60,9 +66,9 @@ def frozen_graph_bytes(desired_samples=16000):
             stride=FEATURES.window_stride_samples, magnitude_squared=True)
         mfcc = tf.raw_ops.Mfcc(
             spectrogram=spectrogram, sample_rate=decoded.sample_rate,
-            upper_frequency_limit=features.MFCC_UPPER_FREQUENCY_LIMIT,
-            lower_frequency_limit=features.MFCC_LOWER_FREQUENCY_LIMIT,
-            filterbank_channel_count=features.MFCC_FILTERBANK_CHANNELS,
+            upper_frequency_limit=MFCC_UPPER_FREQUENCY_LIMIT,
+            lower_frequency_limit=MFCC_LOWER_FREQUENCY_LIMIT,
+            filterbank_channel_count=MFCC_FILTERBANK_CHANNELS,
             dct_coefficient_count=FEATURES.dct_coefficient_count)
         logits = tf.matmul(tf.reduce_mean(mfcc, axis=1), kernel) + bias
         tf.nn.softmax(logits, name="labels_softmax")
@@ -115,7 +121,7 @@ def write_model(folder, name, content, labels=True):
 
 def label_wav(argv, capsys):
     """Runs label_wav.py's main in-process: (exit status, stdout, stderr)."""
-    from kws_tf.label.main import main
+    from kws_tf.commands.label_wav import main
 
     try:
         code = main([str(arg) for arg in argv])

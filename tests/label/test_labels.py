@@ -3,7 +3,7 @@ import os
 import pytest
 
 from kws_tf.errors import KwsError
-from kws_tf.label.labels import default_labels_paths, read_labels
+from kws_tf.label.model import default_labels_paths, read_labels
 
 
 def test_labels_are_looked_for_beside_the_graph():

@@ -112,8 +112,8 @@ UNEQUAL = {"ds_cnn": [3, 16, 4, 4, 1, 1, 16, 3, 3, 2, 1, 16, 3, 3, 1, 2],
 @pytest.mark.parametrize("architecture", sorted(UNEQUAL))
 def test_unequal_strides_train_quantize_freeze_and_label(architecture, tmp_path):
     """train.py (float, then tfmot QAT), freeze.py (.pb, int8 TFLite) and label_wav.py."""
-    from kws_tf.export import freeze
-    from kws_tf.label import main as label_main
+    from kws_tf.commands import freeze
+    from kws_tf.commands import label_wav as label_main
 
     data = make_dataset(tmp_path / "data", speakers=16)
     size = ["--model_architecture", architecture, "--model_size_info", *UNEQUAL[architecture]]

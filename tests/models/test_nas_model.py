@@ -7,7 +7,8 @@ import tf_keras as keras
 import kws_tf  # noqa: F401
 from kws_tf.errors import KwsError
 from kws_tf.models import nas
-from kws_tf.nas import flops, layers, net_config, space
+from kws_tf.models import nas_layers as layers, net_config
+from kws_tf.nas import flops, space
 from tests.nas import fixtures
 
 

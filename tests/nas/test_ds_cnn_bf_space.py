@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 
 from kws_tf.errors import KwsError
-from kws_tf.models import checkpoint
-from kws_tf.nas import ds_cnn_bf_space, search, searcher, supernet
-from kws_tf.train import loop
+from kws_tf.quant import restore
+from kws_tf.commands import search
+from kws_tf.nas import ds_cnn_bf_space, searcher, supernet
+from kws_tf.commands import train as train_command
 from tests.conftest import make_dataset
 
 INPUT_SHAPE = (25, 10)
@@ -91,7 +92,7 @@ def test_a_short_ds_cnn_bf_search_writes_a_ds_cnn_bf_checkpoint(tmp_path):
     learned = tmp_path / "out" / "learned_net"
     figures = json.loads((tmp_path / "figures.json").read_text())
     size_info = [int(v) for v in (learned / "model_size_info").read_text().split()]
-    model, info = checkpoint.load(learned / "init")
+    model, info = restore.load(learned / "init")
     assert info["model_architecture"] == "ds_cnn_bf" and info["model_size_info"] == size_info
     assert model.output_shape == (None, 4) and figures["argmax"][-1].startswith("3x3_DS")
     assert figures["train_flags"].startswith("--model_architecture ds_cnn_bf --model_size_info")
@@ -103,7 +104,7 @@ def test_a_short_ds_cnn_bf_search_writes_a_ds_cnn_bf_checkpoint(tmp_path):
                    "--train_dir", str(tmp_path / "train"),
                    "--summaries_dir", str(tmp_path / "logs")]
                   + figures["train_flags"].split())
-    assert loop.main(train_argv) == 0
+    assert train_command.main(train_argv) == 0
 
 
 @pytest.mark.parametrize("extra, message", [

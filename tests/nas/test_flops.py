@@ -3,7 +3,8 @@ from fractions import Fraction
 
 import pytest
 
-from kws_tf.nas import flops, net_config, space
+from kws_tf.models import net_config
+from kws_tf.nas import flops, space
 from tests.nas import fixtures
 
 

@@ -9,7 +9,7 @@ sees both and solves the task.
 import numpy as np
 import tensorflow as tf
 
-from kws_tf.nas import net_config as nc
+from kws_tf.models import net_config as nc
 from kws_tf.nas import searcher, space, supernet
 
 FRAMES, N_MFCC, CHANNELS = 16, 8, 8

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kws_tf.nas import candidates, flops, net_config, space, supernet
+from kws_tf.models import net_config
+from kws_tf.nas import candidates, flops, space, supernet
 from tests.nas import helpers
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kws_tf.config import DataConfig, FeatureConfig
 from kws_tf import models
 from kws_tf.errors import KwsError
 from kws_tf.quant import equalize, extract, integer_graph, integer_sim
@@ -51,9 +52,9 @@ def test_only_ds_cnn_bf_and_matching_shift_count():
 
 def test_train_py_quantize_integer_fine_tunes_and_validates_with_the_integer_graph(tmp_path):
     from kws_tf.data import pipeline, speech_commands
-    from kws_tf.features import FeatureConfig
     from kws_tf.models import checkpoint
-    from kws_tf.train import loop
+    from kws_tf.quant import restore
+    from kws_tf.commands import train as train_command
     from tests.conftest import make_dataset
 
     data_dir = make_dataset(tmp_path / "data", speakers=40)
@@ -61,7 +62,7 @@ def test_train_py_quantize_integer_fine_tunes_and_validates_with_the_integer_gra
                 "--dct_coefficient_count", "10"]
 
     def train(work, steps, extra=()):
-        assert loop.main(["--data_url=", "--data_dir", str(data_dir), "--wanted_words",
+        assert train_command.main(["--data_url=", "--data_dir", str(data_dir), "--wanted_words",
                           "yes,no", "--train_dir", str(work), "--summaries_dir",
                           str(work / "logs"), "--how_many_training_steps", str(steps),
                           "--learning_rate", "0.005", "--eval_step_interval", "10",
@@ -79,11 +80,11 @@ def test_train_py_quantize_integer_fine_tunes_and_validates_with_the_integer_gra
     assert isinstance(spec["input_frac_bits"], int)
     # The checkpoint is a plain ds_cnn_bf; the numpy integer graph with the recorded scale
     # and shifts scores on validation exactly what training measured through the simulation.
-    model = checkpoint.build_and_restore(out["best_checkpoint"], info)
+    model = restore.build_and_restore(out["best_checkpoint"], info)
     graph = integer_graph.quantize(extract.float_stages(model, "ds_cnn_bf"),
                                    spec["input_frac_bits"], 6, 6, spec["shifts"])
     config = FeatureConfig(window_size_ms=40, window_stride_ms=40, dct_coefficient_count=10)
-    index = speech_commands.build_index(speech_commands.DataConfig(
+    index = speech_commands.build_index(DataConfig(
         data_dir=str(data_dir), wanted_words=("yes", "no")))
     validation = pipeline.load_splits(index, config, ("validation",))["validation"]
     maps, labels = zip(*[(x.numpy(), y.numpy()) for x, y in validation.eval_dataset(100)])

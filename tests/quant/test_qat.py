@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from kws_tf.models import checkpoint
+from kws_tf.quant import restore
 from kws_tf.quant import qat
-from kws_tf.train import loop
+from kws_tf.commands import train as train_command
 from tests.conftest import make_dataset
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
@@ -25,7 +26,7 @@ def _train(data_dir, work, steps, extra=()):
             "--eval_step_interval", "10", "--save_step_interval", "10", "--batch_size", "20",
             "--json_out", str(work / "out.json")] + FEATURES + list(extra)
     try:
-        code = loop.main(argv)
+        code = train_command.main(argv)
     except SystemExit as exit_:
         code = exit_.code
     return code, (json.loads((work / "out.json").read_text()) if code == 0 else None)
@@ -46,15 +47,15 @@ def test_qat_fine_tunes_a_float_checkpoint_and_reloads(data_dir, float_run, tmp_
     prefix = out["best_checkpoint"]
     info = checkpoint.read_info(prefix)
     assert info["quantize"] == {"mode": "tfmot", "weight_bits": 8, "activation_bits": 8}
-    model = checkpoint.build_and_restore(prefix, info)
+    model = restore.build_and_restore(prefix, info)
     assert any("quant" in layer.name for layer in model.layers)
     # Reloaded, it gives train.py's test accuracy again: every QAT variable was restored.
     features = np.random.default_rng(0).normal(0, 10, (8, 25, 10)).astype(np.float32)
-    again = checkpoint.build_and_restore(prefix, info)
+    again = restore.build_and_restore(prefix, info)
     np.testing.assert_array_equal(model(features).numpy(), again(features).numpy())
     # quant_test.py shows the fake-quant row next to float and the integer graph, the latter
     # built from the QAT model's float weights.
-    from kws_tf.quant import evaluate as quant_test
+    from kws_tf.commands import quant_test
 
     assert quant_test.main(["--checkpoint", prefix, "--data_url=", "--data_dir", str(data_dir),
                             "--json_out", str(tmp_path / "quant.json")]) == 0

@@ -11,8 +11,10 @@ import tensorflow_model_optimization as tfmot
 from kws_tf.errors import KwsError
 from kws_tf.export import tflite
 from kws_tf.models import checkpoint, nas
-from kws_tf.nas import layers as nas_layers
-from kws_tf.nas import net_config, space
+from kws_tf.quant import restore
+from kws_tf.models import nas_layers
+from kws_tf.models import net_config
+from kws_tf.nas import space
 from kws_tf.quant import qat, qat_nas
 from tests.conftest import exit_code, make_dataset, train_tiny
 
@@ -115,14 +117,14 @@ def test_a_quantize_run_resumes_and_every_tool_takes_its_checkpoint(data_dir, co
     assert resumed["start_step"] == 3
     info = checkpoint.read_info(resumed["best_checkpoint"])
     assert info["quantize"] == qat.sidecar(8, 8) and info["model_architecture"] == "nas"
-    assert set(_wrapped(checkpoint.build_and_restore(resumed["best_checkpoint"], info))) >= \
+    assert set(_wrapped(restore.build_and_restore(resumed["best_checkpoint"], info))) >= \
         {"first_conv", "block0_dw", "classifier"}
     train_dir = tmp_path / "train"
-    from kws_tf import evaluate
+    from kws_tf.commands import evaluate
 
     assert exit_code(evaluate.main, ["--checkpoint", train_dir, "--data_url=", "--data_dir",
                                      data_dir, "--splits", "testing"]) == 0
-    from kws_tf.quant import evaluate as quant_test
+    from kws_tf.commands import quant_test
 
     quant_json = tmp_path / "quant.json"
     assert exit_code(quant_test.main, ["--checkpoint", train_dir, "--data_url=", "--data_dir",
@@ -131,8 +133,8 @@ def test_a_quantize_run_resumes_and_every_tool_takes_its_checkpoint(data_dir, co
     rows = json.loads(quant_json.read_text())["accuracy"]
     assert set(rows) == {"float", "QAT fake-quant", "post-training rounding"}
     assert rows["QAT fake-quant"]["testing"] == pytest.approx(resumed["test_accuracy"])
-    from kws_tf.export import freeze
-    from kws_tf.label.main import main as label_wav
+    from kws_tf.commands import freeze
+    from kws_tf.commands.label_wav import main as label_wav
 
     wav = next((data_dir / "yes").glob("*.wav"))
     for name, extra in (("nas.pb", []), ("nas_int8.tflite", ["--quantize", "int8"])):
@@ -156,13 +158,13 @@ def test_qat_bits_fine_tunes_a_float_train_dir_with_6_bit_weights(data_dir, conf
     assert "tfmot QAT: weights 6 bits (9 tensors); activations 8 bits" in capsys.readouterr().out
     info = checkpoint.read_info(out["latest_checkpoint"])
     assert info["quantize"] == qat.sidecar(6, 8)
-    wrapped = _wrapped(checkpoint.build_and_restore(out["latest_checkpoint"], info))
+    wrapped = _wrapped(restore.build_and_restore(out["latest_checkpoint"], info))
     assert {tuple(_weight_bits(layer)) for layer in wrapped.values()
             if isinstance(layer.layer, Q_LAYERS)} == {(6,)}
 
 
 def test_nas_layers_are_the_q_layers_qat_nas_knows():
-    """A new Q layer class in kws_tf.nas.layers must get its kernel attribute in KERNELS."""
+    """A new Q layer class in kws_tf.models.nas_layers must get its kernel attribute in KERNELS."""
     q_classes = {value for value in vars(nas_layers).values()
                  if isinstance(value, type) and value.__name__.startswith("Q")}
     assert q_classes == set(Q_LAYERS)

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from kws_tf.train import loop
+from kws_tf.commands import train as train_command
 from tests.conftest import make_dataset, tone
 from tests.data.test_wav import chunk, encode, fmt_chunk, riff
 
@@ -42,7 +42,7 @@ def _train(data_dir, work, extra=()):
             "--eval_step_interval", "4", "--batch_size", "10", "--validation_percentage", "30",
             "--testing_percentage", "30", "--json_out", str(work / "out.json")] + FEATURES
     try:
-        return loop.main(argv + list(extra))
+        return train_command.main(argv + list(extra))
     except SystemExit as exit_:
         return exit_.code
 
@@ -67,7 +67,7 @@ def test_odd_formats_are_converted_padded_or_trimmed_to_one_clip(data_dir):
     """Each converted file gives a 1-s 16-kHz clip holding the 440-Hz tone."""
     from kws_tf.data.pipeline import load_audio
     from kws_tf.data.speech_commands import Item
-    from kws_tf.features import FeatureConfig
+    from kws_tf.config import FeatureConfig
 
     config = FeatureConfig()
     paths = [str(data_dir / "yes" / f"f00d{name}") for name in CONVERTED]

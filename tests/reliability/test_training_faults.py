@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kws_tf.config import AugmentConfig, DataConfig, FeatureConfig
 from kws_tf.data import pipeline, speech_commands
-from kws_tf.features import FeatureConfig
-from kws_tf.models import checkpoint as model_checkpoint
-from kws_tf.train import checkpoints, loop
+from kws_tf.quant import restore
+from kws_tf.commands import train as train_command
+from kws_tf.train import checkpoints
 from tests.conftest import REPO, make_dataset
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
@@ -43,7 +44,7 @@ def _flags(data_dir, work, steps=40, extra=()):
 
 def _run(argv):
     try:
-        return loop.main(argv)
+        return train_command.main(argv)
     except SystemExit as exit_:
         return exit_.code
 
@@ -61,7 +62,7 @@ def _assert_train_dir_is_sound(train_dir):
         return None
     state = json.loads(state_path.read_text())
     for prefix in state["latest"] + ([state["best"]] if state["best"] else []):
-        model_checkpoint.load(prefix)  # raises when half-written or missing
+        restore.load(prefix)  # raises when half-written or missing
     return state
 
 
@@ -169,14 +170,14 @@ def test_check_nans_stops_with_the_step_and_the_batchs_files(data_dir, tmp_path,
 
 def test_batch_paths_names_the_items_of_each_training_batch(data_dir):
     config = FeatureConfig(window_size_ms=40, window_stride_ms=40, dct_coefficient_count=10)
-    index = speech_commands.build_index(speech_commands.DataConfig(
+    index = speech_commands.build_index(DataConfig(
         data_dir=str(data_dir), wanted_words=("yes", "no", "cat", "dog")))
     split = pipeline.load_splits(index, config, ("training",))["training"]
     label_of = {}
     for item in index.splits["training"]:
         label_of.setdefault(item.path or "_silence_", item.label)
     batch = 7  # does not divide the split: batches cross epoch boundaries
-    stream = iter(split.train_dataset(batch, pipeline.AugmentConfig(), seed=5, start_step=0))
+    stream = iter(split.train_dataset(batch, AugmentConfig(), seed=5, start_step=0))
     for step in range(3 * len(split) // batch):
         labels = next(stream)[1].numpy()
         paths = split.batch_paths(batch, 5, step)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kws_tf.commands import train as train_command
 from kws_tf.train import checkpoints, loop
 from tests.conftest import make_dataset
 
@@ -27,7 +28,7 @@ def _flags(data_dir, work, steps="40", extra=()):
 
 def _run(argv, capsys=None):
     try:
-        return loop.main(argv)
+        return train_command.main(argv)
     except SystemExit as exit_:
         return exit_.code
 
@@ -56,9 +57,9 @@ def test_training_learns_and_writes_hello_edge_files(data_dir, tmp_path):
 
 
 def test_learning_rate_schedule_is_piecewise_over_cumulative_steps():
-    args = loop.build_parser().parse_args(["--how_many_training_steps", "10,20,5",
+    args = train_command.build_parser().parse_args(["--how_many_training_steps", "10,20,5",
                                            "--learning_rate", "0.1,0.01,0.001"])
-    total, schedule = loop._schedule(args)
+    total, schedule = loop.learning_rate_schedule(*train_command.parse_schedule(args))
     assert total == 35
     rates = [float(schedule(step)) for step in (0, 9, 10, 29, 30, 34)]
     np.testing.assert_allclose(rates, [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])

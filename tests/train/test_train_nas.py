@@ -2,6 +2,7 @@
 import json
 
 from kws_tf.models import checkpoint
+from kws_tf.quant import restore
 from tests.conftest import exit_code, make_dataset, train_tiny
 
 
@@ -15,15 +16,15 @@ def test_a_published_net_config_trains_and_reloads_from_its_sidecar(fixtures_dir
     assert info["model_architecture"] == "nas" and info["model_size_info"] == []
     assert len(info["net_config"]["blocks"]) == len(json.loads(config.read_text())["blocks"])
     # No --net_config needed later: the sidecar holds the network.
-    model = checkpoint.build_and_restore(out["latest_checkpoint"], info)
+    model = restore.build_and_restore(out["latest_checkpoint"], info)
     assert model.output_shape == (None, 4)
-    from kws_tf import evaluate
+    from kws_tf.commands import evaluate
 
     assert exit_code(evaluate.main, ["--checkpoint", tmp_path / "train", "--data_url=",
                                      "--data_dir", data_dir, "--splits", "testing"]) == 0
     # quant_test.py: nas-for-kws's post-training rounding row next to float (no integer graph
     # for nas); without --post_training_rounding it says why it cannot quantize.
-    from kws_tf.quant import evaluate as quant_test
+    from kws_tf.commands import quant_test
 
     quant_json = tmp_path / "quant.json"
     assert exit_code(quant_test.main, ["--checkpoint", tmp_path / "train", "--data_url=",
@@ -39,12 +40,12 @@ def test_a_published_net_config_trains_and_reloads_from_its_sidecar(fixtures_dir
 
 
 def test_nas_without_net_config_and_net_config_elsewhere_are_errors(tmp_path, capsys):
-    from kws_tf.train import loop
+    from kws_tf.commands import train as train_command
 
     data_dir = make_dataset(tmp_path / "data", speakers=4)
     base = ["--data_url=", "--data_dir", data_dir, "--train_dir", tmp_path / "t"]
-    assert exit_code(loop.main, base + ["--model_architecture", "nas"]) == 2
+    assert exit_code(train_command.main, base + ["--model_architecture", "nas"]) == 2
     assert "needs --net_config" in capsys.readouterr().err
-    assert exit_code(loop.main, base + ["--net_config", "x.config"]) == 2
+    assert exit_code(train_command.main, base + ["--net_config", "x.config"]) == 2
     assert "--net_config is for --model_architecture nas, not ds_cnn_bf" in \
         capsys.readouterr().err

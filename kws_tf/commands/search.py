@@ -14,31 +14,36 @@ its sidecar ``init.json``, for train.py --start_checkpoint). ``<path>/logs/`` ge
 ``search.jsonl`` (one line per epoch: probabilities, expected FLOPs, the arg-max network) and
 TensorBoard scalars.
 """
-import dataclasses
 import json
 import math
 import os
-import sys
 import time
 
 import numpy as np
-
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 
-from kws_tf import cli, features
+from kws_tf import cli, data
 from kws_tf import progress as kws_progress
-from kws_tf.data import download, pipeline, speech_commands
+from kws_tf.config import (
+    AugmentConfig,
+    DataConfig,
+    FeatureConfig,
+    ModelSpec,
+    add_data_flags,
+    add_feature_flags,
+    from_flags,
+)
+from kws_tf.data import speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint
 from kws_tf.nas import ds_cnn_bf_space as dsb
 from kws_tf.nas import gates, regularizer, space, supernet
-from kws_tf.nas.searcher import SearchSettings, Searcher, arch_rate, cosine_rate
+from kws_tf.nas.searcher import Searcher, SearchSettings, arch_rate, cosine_rate
 
 WARMUP_LR = 0.05  # hard-coded in the reference, whatever --init_lr says
 DEFAULT_N_MFCC = 10
 SEARCH_SPACES = ("proxyless", "ds_cnn_bf")
-NO_AUGMENTATION = pipeline.AugmentConfig(time_shift_ms=0, background_frequency=0,
+NO_AUGMENTATION = AugmentConfig(time_shift_ms=0, background_frequency=0,
                                          background_volume=0)
 
 
@@ -47,8 +52,8 @@ def build_parser():
         prog="search.py",
         description="Differentiable architecture search (nas-for-kws / ProxylessNAS binary "
                     "gates, FLOPs-regularised) with arch_search.py's flags (see README).")
-    speech_commands.add_data_flags(parser)
-    group = features.add_feature_flags(parser)
+    add_data_flags(parser)
+    group = add_feature_flags(parser)
     group.add_argument("--n_mfcc", type=int, default=None,
                        help=f"nas-for-kws's name for --dct_coefficient_count (default "
                             f"{DEFAULT_N_MFCC}).")
@@ -56,8 +61,16 @@ def build_parser():
     # is: so does this one unless --data_url is given.
     parser.set_defaults(data_url="", window_size_ms=40.0, window_stride_ms=20.0,
                         dct_coefficient_count=None)
+    _add_run_flags(parser.add_argument_group("run (as nas-for-kws arch_search.py)"))
+    _add_supernet_flags(parser.add_argument_group("supernet (as nas-for-kws arch_search.py)"))
+    _add_ds_cnn_bf_flags(parser.add_argument_group("--search_space ds_cnn_bf"))
+    _add_architecture_flags(
+        parser.add_argument_group("architecture steps (as nas-for-kws arch_search.py)"))
+    cli.add_json_out(parser)
+    return parser
 
-    run = parser.add_argument_group("run (as nas-for-kws arch_search.py)")
+
+def _add_run_flags(run):
     run.add_argument("--path", required=True,
                      help="Output folder: learned_net/ (net.config, run.config, init) and logs/.")
     run.add_argument("--dataset", choices=("speech_commands",), default="speech_commands",
@@ -88,7 +101,8 @@ def build_parser():
                      help="Batches between progress updates.")
     run.add_argument("--n_worker", type=int, default=4, help="Threads of the input pipeline.")
 
-    net = parser.add_argument_group("supernet (as nas-for-kws arch_search.py)")
+
+def _add_supernet_flags(net):
     net.add_argument("--search_space", choices=SEARCH_SPACES, default="proxyless",
                      help="'proxyless': nas-for-kws's MBConv supernet (net.config, model "
                           "'nas'); 'ds_cnn_bf': bias-free depthwise-separable blocks for the "
@@ -108,7 +122,8 @@ def build_parser():
                      help="Quantise every conv and linear weight to this many bits (1 to 8, "
                           "straight-through) during the search; written to net.config.")
 
-    ds = parser.add_argument_group("--search_space ds_cnn_bf")
+
+def _add_ds_cnn_bf_flags(ds):
     ds.add_argument("--ds_first_conv", default=",".join(map(str, dsb.DEFAULT_FIRST_CONV)),
                     help="The fixed first conv: features,kernel_t,kernel_f,stride_t,stride_f.")
     ds.add_argument("--ds_blocks", type=int, default=dsb.DEFAULT_BLOCKS,
@@ -119,7 +134,8 @@ def build_parser():
     ds.add_argument("--ds_widths", default=",".join(map(str, dsb.DEFAULT_WIDTHS)),
                     help="Pointwise widths to choose from.")
 
-    arch = parser.add_argument_group("architecture steps (as nas-for-kws arch_search.py)")
+
+def _add_architecture_flags(arch):
     arch.add_argument("--arch_init_type", choices=supernet.ARCH_INIT_TYPES, default="normal")
     arch.add_argument("--arch_init_ratio", type=float, default=1e-3,
                       help="Std (normal) or half-range (uniform) of the initial logits.")
@@ -147,8 +163,6 @@ def build_parser():
     arch.add_argument("--grad_reg_loss_alpha", type=float, default=0.2, help="a of mul#log.")
     arch.add_argument("--grad_reg_loss_beta", type=float, default=0.3,
                       help="beta of mul#log (0: no FLOPs pressure).")
-    cli.add_json_out(parser)
-    return parser
 
 
 def _int_list(args, name):
@@ -280,21 +294,15 @@ def search(args):
     """Runs the search; returns the final figures (also written to --json_out)."""
     _check(args)
     n_mfcc = n_mfcc_from_flags(args)
-    args.dct_coefficient_count = n_mfcc
-    feature_config = features.feature_config_from_flags(args)
-    augment = pipeline.augment_config_from_flags(args)
-    data_config = speech_commands.data_config_from_flags(args)
+    feature_config = from_flags(FeatureConfig, args, dct_coefficient_count=n_mfcc)
+    augment = from_flags(AugmentConfig, args)
+    data_config = from_flags(DataConfig, args)
     words = speech_commands.prepare_words_list(data_config.wanted_words)
     search_space = search_space_from_flags(args, len(words))
     settings = settings_from_flags(args)
     cli.check_writable(os.path.join(args.path, "learned_net", "init"))
 
-    download.maybe_download_and_extract(args.data_url, args.data_dir)
-    index = speech_commands.build_index(data_config, feature_config.sample_rate)
-    if index.bad_files:
-        print(f"skipped {len(index.bad_files)} bad files; first: {index.bad_files[0][1]}",
-              file=sys.stderr)
-    splits = pipeline.load_splits(index, feature_config, ("training", "validation"))
+    index, splits = data.load(data_config, feature_config, ("training", "validation"))
     if not len(splits["validation"]):
         raise KwsError("the validation split is empty (see --validation_percentage): the "
                        "architecture steps learn on it")
@@ -400,10 +408,10 @@ def _save_learned_net(net, paths, input_shape, args, n_mfcc, labels, feature_con
                          lambda stream, text=text: stream.write(text.encode()))
     cli.write_json(os.path.join(learned, "run.config"), run_config(args, n_mfcc))
     prefix = os.path.join(learned, "init")
-    checkpoint.save(export.model, prefix, {
-        **export.sidecar, "input_shape": list(input_shape), "labels": list(labels),
-        "wanted_words": args.wanted_words,
-        "features": dataclasses.asdict(feature_config)})
+    checkpoint.save(export.model, prefix, ModelSpec(
+        export.sidecar["model_architecture"], tuple(export.sidecar["model_size_info"]),
+        tuple(input_shape), tuple(labels), feature_config,
+        net_config=export.sidecar.get("net_config"), wanted_words=args.wanted_words))
     return export, prefix
 
 

@@ -254,14 +254,7 @@ def from_dict(data, source="net.config"):
 
 
 def load(path):
-    try:
-        with open(path) as stream:
-            data = json.load(stream)
-    except FileNotFoundError:
-        raise KwsError(f"{path}: no such file (a net.config)") from None
-    except (OSError, ValueError) as error:
-        raise KwsError(f"{path}: not a readable JSON net.config ({error})") from None
-    return from_dict(data, str(path))
+    return from_dict(cli.read_json(path, "net.config"), str(path))
 
 
 def resolve(net_config):

@@ -12,11 +12,10 @@ same layer names, so a supernet candidate's weights copy one to one into the der
   convolutions with C_out = channels (not divided by groups); the classifier U(+-1/sqrt(in)).
 * Batch norm takes net.config's PyTorch momentum m as Keras momentum 1 - m.
 """
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
 import tf_keras as keras
 
-from kws_tf.nas.quantize import fake_quantize_weights
+from kws_tf.models.weight_quantizer import fake_quantize_weights
 
 
 def he_fout():

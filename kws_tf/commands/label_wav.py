@@ -3,11 +3,11 @@ import dataclasses
 import json
 import sys
 
-from kws_tf import cli, features
-from kws_tf.data import speech_commands
+from kws_tf import cli
+from kws_tf.config import FEATURE_FLAGS, add_feature_flags, add_resampler_flag
 from kws_tf.errors import KwsError
-from kws_tf.label import audio, classify, model as model_loader, recognize, report
-
+from kws_tf.label import audio, classify, recognize
+from kws_tf.label import model as model_loader
 
 # The window moves 30 ms at a time, as in TensorFlow's streaming accuracy test.
 STREAM_DEFAULTS = {"stride_ms": 30.0, **recognize.DEFAULTS}
@@ -35,7 +35,7 @@ def build_parser():
                         help="How many of the best labels to print for a clip.")
     parser.add_argument("--output", choices=("text", "json"), default="text",
                         help="Print Hello Edge's text lines, or one JSON object.")
-    speech_commands.add_resampler_flag(parser)
+    add_resampler_flag(parser)
     group = parser.add_argument_group(
         "streaming (as TensorFlow's RecognizeCommands)",
         "A recording that holds at least --minimum_count clip-long windows (and more than "
@@ -55,12 +55,12 @@ def build_parser():
                        help="After a detection, ignore other labels for this long.")
     group.add_argument("--minimum_count", type=int, default=STREAM_DEFAULTS["minimum_count"],
                        help="Windows the average needs before anything is detected.")
-    group = features.add_feature_flags(parser)
+    group = add_feature_flags(parser)
     group.description = ("Default: what the model records (a frozen graph's clip length and "
                          "feature nodes, a .tflite model's metadata), else Hello Edge's "
                          "defaults (16000, 1000, 30, 10, 40). Flags that disagree with the "
                          "model are errors.")
-    parser.set_defaults(**{name: None for name in features.FLAGS})
+    parser.set_defaults(**{name: None for name in FEATURE_FLAGS})
     cli.add_json_out(parser)
     return parser
 
@@ -103,7 +103,7 @@ def label_wavs(args):
         if args.output == "text":
             if results:
                 print()  # a blank line between blocks
-            print(report.text_block(result, show_name=len(paths) > 1), flush=True)
+            print(text_block(result, show_name=len(paths) > 1), flush=True)
         results.append(result)
     figures = {"graph": args.graph, "model": model.kind, "labels": labels,
                "labels_file": labels_file, "features": dataclasses.asdict(model.features),
@@ -111,6 +111,28 @@ def label_wavs(args):
     if args.output == "json":
         print(json.dumps(figures, indent=2))
     return figures
+
+
+def text_block(result, show_name):
+    """Hello Edge's `label (score = 0.12345)` lines for one result, one block per recording.
+
+    A clip's block is exactly Hello Edge's unless `show_name`.
+    """
+    if result["mode"] == "clip":
+        lines = [f"# {result['wav']}"] if show_name else []
+        lines += [_scored(top["label"], top["score"]) for top in result["top"]]
+        return "\n".join(lines)
+    lines = [f"# {result['wav']}: {result['duration_ms']:.0f} ms, {result['windows']} windows "
+             f"of {result['window_ms']:g} ms every {result['stride_ms']:g} ms"]
+    lines += [f"{found['time_ms']:.0f} ms: {_scored(found['label'], found['score'])}"
+              for found in result["detections"]]
+    if not result["detections"]:
+        lines.append("# no detections")
+    return "\n".join(lines)
+
+
+def _scored(label, score):
+    return f"{label} (score = {score:.5f})"
 
 
 def main(argv=None):

@@ -10,15 +10,19 @@ import pytest
 
 import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 import tensorflow as tf
+from kws_tf.config import FeatureConfig
 from kws_tf import features
+from kws_tf.data import pipeline
 from kws_tf.errors import KwsError
-from kws_tf.export import freeze, frozen_graph, tflite, tflite_metadata
+from kws_tf.commands import freeze
+from kws_tf.export import frozen_graph, tflite, tflite_metadata
 from kws_tf.export import interpreter as kws_interpreter
 from kws_tf.models import build_model, checkpoint
+from kws_tf.quant import restore
 from tests.conftest import exit_code, make_dataset, train_tiny
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
-CONFIG = features.FeatureConfig(window_size_ms=40, window_stride_ms=40, dct_coefficient_count=10)
+CONFIG = FeatureConfig(window_size_ms=40, window_stride_ms=40, dct_coefficient_count=10)
 
 
 def _run(argv):
@@ -32,9 +36,9 @@ def trained(tmp_path_factory):
     data = make_dataset(work / "data", speakers=40)
     train_tiny(data, work)
     best = json.loads((work / "train" / "checkpoint_state.json").read_text())["best"]
-    model, info = checkpoint.load(best)
+    model, info = restore.load(best)
     wavs = sorted(str(path) for path in data.glob("*/*.wav") if "_background_" not in str(path))
-    feature_maps = np.stack([features.clip_features(path, CONFIG) for path in wavs]
+    feature_maps = np.stack([pipeline.clip_features(path, CONFIG) for path in wavs]
                             + [features.mfcc(np.zeros((1, 16000), np.float32), CONFIG)[0]])
     return {"work": work, "data": data, "train_dir": work / "train", "best": best,
             "model": model, "info": info, "wavs": wavs, "features": feature_maps}
@@ -84,7 +88,7 @@ def test_frozen_graph_runs_in_a_tf1_session_like_hello_edges(trained, tmp_path):
     wavs = trained["wavs"][::8]
     ours, graph_def = _session_softmax(output, wavs)
     expected = _softmax(trained["model"], np.stack(
-        [features.clip_features(path, CONFIG) for path in wavs]))
+        [pipeline.clip_features(path, CONFIG) for path in wavs]))
     assert ours.shape == (len(wavs), 4)
     assert np.abs(ours - expected).max() < 1e-5
 
@@ -183,7 +187,7 @@ def test_every_architecture_freezes(architecture, trained, tmp_path):
     checkpoint.save(model, str(tmp_path / "ckpt"), info)
     assert _run(["--checkpoint", tmp_path / "ckpt", "--output_file", tmp_path / "m.pb"]) == 0
     wavs = trained["wavs"][::40]
-    feature_maps = np.stack([features.clip_features(path, CONFIG) for path in wavs])
+    feature_maps = np.stack([pipeline.clip_features(path, CONFIG) for path in wavs])
     ours, graph_def = _session_softmax(tmp_path / "m.pb", wavs)
     assert np.abs(ours - _softmax(model, feature_maps)).max() < 1e-5
     if architecture in ("basic_lstm", "lstm", "gru", "crnn"):

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from kws_tf.errors import KwsError
-from kws_tf.nas import net_config
+from kws_tf.models import net_config
 from tests.nas import fixtures
 
 

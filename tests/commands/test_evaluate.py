@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from kws_tf import evaluate
+from kws_tf.commands import evaluate
 from tests.conftest import exit_code, make_dataset, train_tiny
 
 @pytest.fixture(scope="module")

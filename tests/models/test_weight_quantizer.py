@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from kws_tf.nas.quantize import fake_quantize_weights
+from kws_tf.models.weight_quantizer import fake_quantize_weights
 
 
 def test_eight_bits_land_on_the_grid_of_255_steps_and_clip_to_one():

@@ -12,7 +12,6 @@ is written atomically, and only after everything was computed, so a failed run l
 files as they were.
 """
 import argparse
-import dataclasses
 import json
 import os
 import random
@@ -20,13 +19,15 @@ import time
 
 import numpy as np
 
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
-
-from kws_tf import cli, features
-from kws_tf.data import download, pipeline, speech_commands
+from kws_tf import cli
+from kws_tf.config import (AugmentConfig, DataConfig, FeatureConfig, add_data_flags,
+                           flag_defaults, from_flags)
+from kws_tf.data import load as load_data
+from kws_tf.data import speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.export import frozen_graph, tflite, tflite_metadata
 from kws_tf.models import checkpoint
+from kws_tf.quant import restore
 
 TRAINING_FLAGS = "training_flags.json"
 FORMATS = {".pb": "pb", ".tflite": "tflite"}
@@ -34,14 +35,8 @@ FORMATS = {".pb": "pb", ".tflite": "tflite"}
 REPRESENTATIVE_SEED = 0
 
 
-def _data_flag_defaults():
-    """Hello Edge's data flags and their defaults (they default to training_flags.json here)."""
-    probe = argparse.ArgumentParser(add_help=False)
-    speech_commands.add_data_flags(probe)
-    return vars(probe.parse_args([]))
-
-
-DATA_FLAG_DEFAULTS = _data_flag_defaults()
+# Hello Edge's data flags and their defaults (here they default to training_flags.json).
+DATA_FLAG_DEFAULTS = {**flag_defaults(DataConfig), **flag_defaults(AugmentConfig)}
 
 
 def build_parser():
@@ -70,7 +65,7 @@ def build_parser():
                              "their minimum and maximum, as TFLite does by default: the log "
                              "floor of silent frames (c0 about -247) then makes the input scale "
                              "about four times coarser.")
-    group = speech_commands.add_data_flags(parser)
+    group = add_data_flags(parser)
     group.description = (f"For --quantize int8 only. Default: the {TRAINING_FLAGS} of the "
                          "checkpoint's train_dir, else Hello Edge's defaults; --wanted_words "
                          "must agree with the checkpoint's labels.")
@@ -119,18 +114,21 @@ def _training_flags(prefix):
     return {}, None
 
 
-def _fill_from_training_flags(args, flags, path):
-    """Without a sidecar, model and feature flags not given come from training_flags.json."""
+def _with_training_flags(args, flags, path):
+    """A copy of `args` whose model and feature flags not given come from training_flags.json
+    (for a checkpoint without a sidecar)."""
+    filled = {}
     for name in ("model_architecture", "model_size_info") + checkpoint.FEATURE_KEYS:
         value, recorded = getattr(args, name), flags.get(name)
         if recorded is None:
             continue
         if value is None:
-            setattr(args, name, recorded)
+            filled[name] = recorded
         elif (value != recorded if isinstance(value, (list, str)) else
               float(value) != float(recorded)):
             raise KwsError(f"--{name} {_text(value)} does not match {path}, which has "
                            f"{_text(recorded)}")
+    return argparse.Namespace(**{**vars(args), **filled})
 
 
 def _text(value):
@@ -141,7 +139,7 @@ def model_info(args, prefix):
     """(info, training flags): the model description of `prefix`, checked against the flags."""
     flags, flags_path = _training_flags(prefix)
     if flags and not os.path.exists(checkpoint.sidecar_path(prefix)):
-        _fill_from_training_flags(args, flags, flags_path)
+        args = _with_training_flags(args, flags, flags_path)
     info = checkpoint.info_with_words(args, prefix, flags.get("wanted_words"))
     return info, flags
 
@@ -156,17 +154,16 @@ def representative_features(args, flags, info, feature_config):
                                  else getattr(args, name)
                                  for name, default in DATA_FLAG_DEFAULTS.items()})
     data.wanted_words = speech_commands.wanted_words_of(info["labels"], "--checkpoint")
-    data_config = speech_commands.data_config_from_flags(data)
-    augment = pipeline.augment_config_from_flags(data)
-    download.maybe_download_and_extract(data.data_url, data.data_dir)
-    index = speech_commands.build_index(data_config, feature_config.sample_rate)
-    training = index.splits["training"]
-    items = random.Random(REPRESENTATIVE_SEED).sample(
-        training, min(args.representative_samples, len(training)))
-    subset = dataclasses.replace(index, splits={"training": items})
-    split = pipeline.load_splits(subset, feature_config, ("training",))["training"]
-    batch, _ = next(iter(split.train_dataset(len(items), augment, REPRESENTATIVE_SEED)))
-    return batch.numpy(), len(training), data.data_dir
+    data_config = from_flags(DataConfig, data)
+    augment = from_flags(AugmentConfig, data)
+    def representative(name, items):
+        count = min(args.representative_samples, len(items))
+        return random.Random(REPRESENTATIVE_SEED).sample(items, count)
+
+    index, splits = load_data(data_config, feature_config, ("training",), representative)
+    split = splits["training"]
+    batch, _ = next(iter(split.train_dataset(len(split), augment, REPRESENTATIVE_SEED)))
+    return batch.numpy(), len(index.splits["training"]), data.data_dir
 
 
 def clip_to_percentiles(samples, percentile):
@@ -276,8 +273,8 @@ def freeze(args):
     if output_format == "tflite" and info.get("quantize") and args.quantize != "int8":
         raise KwsError(f"--checkpoint {prefix} is quantization-aware: convert it with "
                        "--quantize int8")
-    feature_config = features.FeatureConfig(**info["features"]).validate()
-    model = checkpoint.build_and_restore(prefix, info)
+    feature_config = FeatureConfig(**info["features"]).validate()
+    model = restore.build_and_restore(prefix, info)
     parameters = int(sum(np.prod(v.shape) for v in model.trainable_variables))
     frames, dct = feature_config.shape
     print(f"checkpoint: {chosen}" + (f" ({prefix})" if chosen != prefix else ""))

@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 
 import kws_tf  # noqa: F401
+from kws_tf.config import FeatureConfig
 from kws_tf import features, hello_edge_import
 from kws_tf.data.wav import read_wav
 from kws_tf.export import hardware
 from kws_tf.models import build_model, checkpoint
-from kws_tf.quant import evaluate, extract
+from kws_tf.quant import restore
+from kws_tf.commands import quant_test
+from kws_tf.quant import extract
 from kws_tf.quant import integer_graph as ig
 from kws_tf.quant import stages as st
 from tests.conftest import exit_code, make_dataset, train_tiny
@@ -40,7 +43,7 @@ def _data(data_dir):
 def test_quant_test_reports_float_and_integer_accuracy_and_exports(trained, tmp_path,
                                                                    capsys):
     data_dir, train_dir = trained
-    assert _run(evaluate.main, ["--checkpoint", str(train_dir), "--export_dir",
+    assert _run(quant_test.main, ["--checkpoint", str(train_dir), "--export_dir",
                                 str(tmp_path / "hw"), "--num_examples", "2", "--json_out",
                                 str(tmp_path / "out.json")] + _data(data_dir)) == 0
     out = capsys.readouterr().out
@@ -72,7 +75,7 @@ def test_quant_test_reports_float_and_integer_accuracy_and_exports(trained, tmp_
 
 def test_given_scale_and_shifts_need_no_calibration(trained, tmp_path, capsys):
     data_dir, train_dir = trained
-    assert _run(evaluate.main, ["--checkpoint", str(train_dir), "--shifts", "3", "4", "8",
+    assert _run(quant_test.main, ["--checkpoint", str(train_dir), "--shifts", "3", "4", "8",
                                 "--input_frac_bits", "-1", "--weight_scales", "fit",
                                 "--weight_equalization", "none", "--json_out",
                                 str(tmp_path / "out.json")] + _data(data_dir)) == 0
@@ -88,7 +91,7 @@ def test_weight_equalization_none_quantizes_the_checkpoint_weights_as_they_are(t
     fixed = ["--shifts", "3", "4", "8", "--input_frac_bits", "-1", "--weight_scales", "fit"]
     headers = {}
     for mode in ("none", "cross_layer"):
-        assert _run(evaluate.main, ["--checkpoint", str(train_dir), "--weight_equalization",
+        assert _run(quant_test.main, ["--checkpoint", str(train_dir), "--weight_equalization",
                                     mode, "--export_dir", str(tmp_path / mode), "--json_out",
                                     str(tmp_path / f"{mode}.json")] + fixed
                     + _data(data_dir)) == 0
@@ -96,7 +99,7 @@ def test_weight_equalization_none_quantizes_the_checkpoint_weights_as_they_are(t
         headers[mode] = (tmp_path / mode / "weight.h").read_text()
     prefix, _ = checkpoint.find(str(train_dir))
     info = checkpoint.read_info(prefix)
-    model = checkpoint.build_and_restore(prefix, info)
+    model = restore.build_and_restore(prefix, info)
     graph = ig.quantize(extract.float_stages(model, "ds_cnn_bf"), -1, shifts=[3, 4, 8])
     assert headers["none"] == hardware.weight_header(graph, info["labels"], prefix)
     assert headers["none"] != headers["cross_layer"]
@@ -119,7 +122,7 @@ def test_weight_equalization_none_quantizes_the_checkpoint_weights_as_they_are(t
 ])
 def test_bad_flags_are_one_error_line(trained, capsys, extra, message):
     data_dir, train_dir = trained
-    assert _run(evaluate.main, ["--checkpoint", str(train_dir)] + _data(data_dir) + extra) == 2
+    assert _run(quant_test.main, ["--checkpoint", str(train_dir)] + _data(data_dir) + extra) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
     assert re.search(message, err[0]), err[0]
@@ -142,14 +145,14 @@ def test_a_model_trained_through_the_integer_graph_is_evaluated_as_trained(train
             "input_frac_bits": -1, "shifts": [2, 3, 4]}
     prefix = _save(graphs.model(labels=4), "ds_cnn_bf", graphs.SMALL, tmp_path / "i",
                    quantize=spec)
-    assert _run(evaluate.main, ["--checkpoint", prefix, "--json_out", str(tmp_path / "o.json")]
+    assert _run(quant_test.main, ["--checkpoint", prefix, "--json_out", str(tmp_path / "o.json")]
                 + _data(data_dir)) == 0
     out = capsys.readouterr().out
     figures = json.loads((tmp_path / "o.json").read_text())
     assert (figures["shifts"], figures["input_frac_bits"], figures["weight_bits"],
             figures["weight_scales"]) == ([2, 3, 4], -1, 5, "fit")
     assert "trained through the integer graph" in out and "calibration" not in out
-    assert _run(evaluate.main, ["--checkpoint", prefix, "--shifts", "1", "1", "1"]
+    assert _run(quant_test.main, ["--checkpoint", prefix, "--shifts", "1", "1", "1"]
                 + _data(data_dir)) == 2
     assert capsys.readouterr().err == (
         f"error: --shifts 1 1 1 does not match --checkpoint {prefix}, which was trained "
@@ -159,7 +162,7 @@ def test_a_model_trained_through_the_integer_graph_is_evaluated_as_trained(train
 def test_architectures_without_an_integer_graph_are_refused(trained, tmp_path, capsys):
     data_dir, _ = trained
     prefix = _save(build_model("dnn", [16, 16], (25, 10), 4), "dnn", [16, 16], tmp_path / "d")
-    assert _run(evaluate.main, ["--checkpoint", prefix] + _data(data_dir)) == 2
+    assert _run(quant_test.main, ["--checkpoint", prefix] + _data(data_dir)) == 2
     assert capsys.readouterr().err == (
         f"error: --checkpoint {prefix} is a dnn model: the integer graph supports ds_cnn_bf "
         "(and ds_cnn with --fold_biases)\n")
@@ -168,10 +171,10 @@ def test_architectures_without_an_integer_graph_are_refused(trained, tmp_path, c
 def test_ds_cnn_runs_with_fold_biases_only(trained, tmp_path, capsys):
     data_dir, _ = trained
     prefix = _save(graphs.model("ds_cnn"), "ds_cnn", graphs.SMALL, tmp_path / "c")
-    assert _run(evaluate.main, ["--checkpoint", prefix] + _data(data_dir)) == 2
+    assert _run(quant_test.main, ["--checkpoint", prefix] + _data(data_dir)) == 2
     err = capsys.readouterr().err
     assert "conv_1, conv_ds_1_dw, conv_ds_1_pw add biases" in err and "--fold_biases" in err
-    assert _run(evaluate.main, ["--checkpoint", prefix, "--fold_biases", "--json_out",
+    assert _run(quant_test.main, ["--checkpoint", prefix, "--fold_biases", "--json_out",
                                 str(tmp_path / "out.json")] + _data(data_dir)) == 0
     figures = json.loads((tmp_path / "out.json").read_text())
     assert set(figures["biases"]) == {"conv_1", "conv_ds_1_dw", "conv_ds_1_pw", "fc1"}
@@ -182,7 +185,7 @@ def test_folded_hello_edge_ds_cnn_s_follows_the_float_model(fixtures_dir):
     folded, it is the same function; as an integer graph it keeps the predictions."""
     model, info = hello_edge_import.import_graph(str(fixtures_dir / "hello_edge" /
                                                      "DS_CNN_S.pb"))
-    config = features.FeatureConfig(**info["features"])
+    config = FeatureConfig(**info["features"])
     rng = np.random.default_rng(0)
     clips = []
     for path in sorted((fixtures_dir / "audio").glob("*.wav")):

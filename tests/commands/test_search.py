@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 from kws_tf.models import checkpoint, nas
-from kws_tf.nas import net_config, search, space
+from kws_tf.models import net_config
+from kws_tf.commands import search
+from kws_tf.nas import space
 from tests.conftest import make_dataset
 
 # nas-for-kws README's search line (BETA = 4, OMEGA = 1), "--path" included.

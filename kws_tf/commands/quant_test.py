@@ -9,18 +9,19 @@ input scale and the shifts are chosen on training clips unless given. Validation
 accuracy of the float model and of the integer graph are printed side by side, on the same
 features (unaugmented, as in training's validation).
 """
+import argparse
 import sys
 
 import numpy as np
 
-import kws_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
-
-from kws_tf import cli, features, models
-from kws_tf.data import download, pipeline, speech_commands
+from kws_tf import cli, models
+from kws_tf.config import DataConfig, FeatureConfig, add_data_flags, from_flags
+from kws_tf.data import load as load_data
+from kws_tf.data import pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.export import hardware
 from kws_tf.models import checkpoint
-from kws_tf.quant import analysis, equalize, extract, integer_sim, qat, rounding
+from kws_tf.quant import analysis, equalize, extract, integer_sim, qat, restore, rounding
 from kws_tf.quant import integer_graph as ig
 
 EVALUATED = {"validation": "validation", "testing": "test"}
@@ -33,7 +34,7 @@ def build_parser():
                     "integer graph on the validation and test splits; optionally the "
                     "hardware exports (weight.h, C reference, examples, analysis).")
     checkpoint.add_flags(parser)
-    speech_commands.add_data_flags(parser)
+    add_data_flags(parser)
     parser.set_defaults(wanted_words=None)
     parser.add_argument("--batch_size", type=int, default=100,
                         help="How many items to evaluate at once.")
@@ -91,10 +92,11 @@ TRAINED = ("input_bits", "weight_bits", "activation_bits", "input_frac_bits", "s
 
 
 def _integer_flags(args, info, prefix):
-    """Fills the integer-graph flags left out: from the sidecar of a checkpoint trained with
-    --quantize integer (given ones must agree), else from features already rounded
-    (--feature_bits: their width and scale), else the defaults. Returns that sidecar entry,
-    or None."""
+    """The flags with the integer-graph ones left out filled: from the sidecar of a checkpoint
+    trained with --quantize integer (given ones must agree), else from features already
+    rounded (--feature_bits: their width and scale), else the defaults. Returns (the resolved
+    flags, a copy; that sidecar entry, or None)."""
+    filled = {}
     trained = info.get("quantize") or {}
     trained = trained if trained.get("mode") == "integer" else None
     defaults = dict(integer_sim.DEFAULT_BITS)
@@ -105,19 +107,19 @@ def _integer_flags(args, info, prefix):
         value = (trained or {}).get(key)
         if value is None:
             if getattr(args, key) is None:
-                setattr(args, key, defaults.get(key))
+                filled[key] = defaults.get(key)
         elif getattr(args, key) is None:
-            setattr(args, key, value)
+            filled[key] = value
         elif getattr(args, key) != value:
             shown = [" ".join(map(str, v)) if isinstance(v, list) else v
                      for v in (getattr(args, key), value)]
             raise KwsError(f"--{key} {shown[0]} does not match --checkpoint {prefix}, which was "
                            f"trained through the integer graph with {shown[1]}")
     if args.weight_scales is None:
-        args.weight_scales = "fit" if trained else "search"
+        filled["weight_scales"] = "fit" if trained else "search"
     if args.weight_equalization is None:
-        args.weight_equalization = "none" if trained else "search"
-    return trained
+        filled["weight_equalization"] = "none" if trained else "search"
+    return argparse.Namespace(**{**vars(args), **filled}), trained
 
 
 def _feature_maps(split, batch_size):
@@ -151,14 +153,14 @@ def run(args):
     _check_counts(args)
     prefix, chosen = checkpoint.find(args.checkpoint)
     info = checkpoint.info_with_words(args, prefix)
-    trained = _integer_flags(args, info, prefix)
+    args, trained = _integer_flags(args, info, prefix)  # the parsed flags stay as they are
     ig.check_bits(input_bits=args.input_bits, weight_bits=args.weight_bits,
                   activation_bits=args.activation_bits)
     if args.export_dir and max(args.input_bits, args.weight_bits) > 8:
         raise KwsError(f"--export_dir: weight.h and kws_int.c hold inputs and weights as int8, "
                        f"so --input_bits ({args.input_bits}) and --weight_bits "
                        f"({args.weight_bits}) must be at most 8")
-    model, qat_model = checkpoint.build_and_restore(prefix, info), None
+    model, qat_model = restore.build_and_restore(prefix, info), None
     if (info.get("quantize") or {}).get("mode") == qat.MODE:
         qat_model, model = model, _float_model(prefix, info, model)
     rounded_model = None
@@ -183,12 +185,11 @@ def run(args):
         print("trained through the integer graph (--quantize integer): its widths, input "
               "scale and shifts, weights that fit")
 
-    feature_config = features.FeatureConfig(**info["features"]).validate()
-    download.maybe_download_and_extract(args.data_url, args.data_dir)
-    index = speech_commands.build_index(speech_commands.data_config_from_flags(args),
-                                        feature_config.sample_rate)
-    data = {name: _feature_maps(split, args.batch_size) for name, split in
-            pipeline.load_splits(index, feature_config, tuple(EVALUATED)).items()}
+    feature_config = FeatureConfig(**info["features"]).validate()
+    words = tuple(speech_commands.wanted_words_of(info["labels"], "--checkpoint").split(","))
+    index, splits = load_data(from_flags(DataConfig, args, wanted_words=words), feature_config,
+                              tuple(EVALUATED))
+    data = {name: _feature_maps(split, args.batch_size) for name, split in splits.items()}
     if args.export_dir and not len(data["validation"][0]):
         raise KwsError(f"--export_dir {args.export_dir}: the validation split is empty, and "
                        "the examples and analysis.txt are made from it")
@@ -225,7 +226,7 @@ def _float_model(prefix, info, qat_model):
     """A new float model with the checkpoint's weights; a QAT checkpoint's come from its
     `qat_model` (without the quantizers), so rounding and the integer graph see plain layers."""
     if qat_model is None:
-        return checkpoint.build_and_restore(prefix, info)
+        return restore.build_and_restore(prefix, info)
     return qat.float_weights(qat_model, models.build_model(
         info["model_architecture"], info["model_size_info"], info["input_shape"],
         len(info["labels"]), info.get("net_config")))
