@@ -60,6 +60,13 @@ demo: venv
 		--train_dir $(DEMO)/bf248 --summaries_dir $(DEMO)/logs_bf248 --json_out $(DEMO)/train_bf248.json
 	$(PY) quant_test.py --checkpoint $(DEMO)/bf248 --data_url= --data_dir $(DEMO)/data \
 		--export_dir $(DEMO)/bf248_export --json_out $(DEMO)/quant_test.json
+	$(MAKE) -s -C $(DEMO)/bf248_export host
+	$(DEMO)/bf248_export/kws_host $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1)
+	@if command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null; then \
+		echo "the same clip on an emulated Cortex-M4 (QEMU mps2-an386):"; \
+		$(MAKE) -s -C $(DEMO)/bf248_export run-cortex-m4 \
+			WAVS="$(CURDIR)/$(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1)"; \
+	else echo "no arm-none-eabi-gcc / qemu-system-arm: the Cortex-M4 run is skipped (README)"; fi
 
 # A short architecture search on the demo data (run `make demo` first), the found network
 # trained from its inherited weights, then fine-tuned with tfmot QAT, evaluated as nas-for-kws

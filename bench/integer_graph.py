@@ -28,6 +28,7 @@ import kws_tf  # noqa: E402,F401  (environment before TensorFlow)
 import tensorflow as tf  # noqa: E402
 
 from kws_tf import cli, models  # noqa: E402
+from kws_tf.config import FeatureConfig  # noqa: E402
 from kws_tf.export import hardware  # noqa: E402
 from kws_tf.quant import extract, tf_integer  # noqa: E402
 from kws_tf.quant import integer_graph as ig  # noqa: E402
@@ -102,7 +103,7 @@ def bench(args):
 
     with tempfile.TemporaryDirectory() as folder:
         hardware.export(folder, graph, LABELS, "bench/integer_graph.py (random weights)",
-                        inputs[:0], [], "")
+                        inputs[:0], [], "", FeatureConfig())
         checker = hardware.compile_driver(folder)
         expected = ig.run(graph, inputs)
         checked = min(len(inputs), 200)

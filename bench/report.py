@@ -75,18 +75,37 @@ def _search(figures):
     return rows
 
 
+def _mcu(figures):
+    rows = []
+    for name, config in figures["configs"].items():
+        model, front = config["footprint"]["model"], config["footprint"]["front end"]
+        rows += [(f"{name}: MACs, instructions per inference (QEMU Cortex-M4)",
+                  f"{config['macs_total']:,}, {config['instructions_inference']:,}", ""),
+                 (f"{name}: model flash, RAM", f"{model['flash']:,} B, {model['ram']:,} B", ""),
+                 (f"{name}: front end instructions per clip, flash, RAM",
+                  f"{config['instructions_front_end']:,}, {front['flash']:,} B, "
+                  f"{front['ram']:,} B", ""),
+                 (f"{name}: device output = host output", str(config["device_matches_host"]),
+                  "")]
+    return rows
+
+
 def _target(value, target, higher_is_better=True):
     met = value >= target if higher_is_better else value <= target
     sign = "≥" if higher_is_better else "≤"
     return f"{sign} {target:g}: {'met' if met else 'NOT met'} ({value / target:.2f}× target)"
 
 
+# (script, its flags, the rows of its figures); --runs goes to all but bench/mcu.py, whose
+# instruction counts are the same every run.
 BENCHES = [
     ("bench/pipeline.py", [], _pipeline),
     ("bench/train.py", ["--steps", "100"], _train),
     ("bench/integer_graph.py", [], _integer_graph),
     ("bench/search.py", [], _search),
+    ("bench/mcu.py", [], _mcu),
 ]
+DETERMINISTIC = ("bench/mcu.py",)
 
 
 def machine():
@@ -112,7 +131,8 @@ def machine():
 
 def run_bench(script, extra, runs, folder):
     out = os.path.join(folder, os.path.basename(script).replace(".py", ".json"))
-    command = [sys.executable, script, "--runs", str(runs), *extra, "--json_out", out]
+    runs_flag = [] if script in DETERMINISTIC else ["--runs", str(runs)]
+    command = [sys.executable, script, *runs_flag, *extra, "--json_out", out]
     started = time.time()
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     seconds = time.time() - started

@@ -319,9 +319,11 @@ def _export(args, stages, graph, info, index, validation, prefix):
     titles = [f"validation clip {n}: {items[n].path or 'silence'} (label {info['labels'][label]})"
               for n, label in enumerate(labels[:args.num_examples])]
     paths = hardware.export(args.export_dir, graph, info["labels"], prefix,
-                            inputs[:args.num_examples], titles, text)
+                            inputs[:args.num_examples], titles, text,
+                            FeatureConfig(**info["features"]))
     examples = f", examples/0..{len(titles) - 1}.txt" if titles else ""
-    print(f"wrote {args.export_dir}: weight.h, kws_int.c/.h, kws_int_main.c, analysis.txt "
+    print(f"wrote {args.export_dir}: weight.h, kws_int.c/.h, kws_int_main.c, the MFCC front end "
+          f"and the whole chain in C with its Makefile, analysis.txt "
           f"({min(count, len(inputs))} inputs){examples}")
     return paths
 

@@ -6,6 +6,12 @@
                           the shifts, the input scale, biases in accumulator units, labels
     D/kws_int.[ch]        the C99 reference of the integer graph, reading weight.h
     D/kws_int_main.c      a command-line driver for it (stage values, timing)
+    D/kws_mfcc.[ch]       the MFCC front end in C99 (float32, libm only)
+    D/kws_features.[ch]   the model's feature settings, and the front end set up with them
+    D/kws_wav.[ch], D/kws_app.c
+                          the whole chain: wav files -> features -> integer graph -> labels
+    D/Makefile, D/startup_cm4.c, D/cortex_m4.ld
+                          `make host`, `make cortex-m4`, `make run-cortex-m4 WAVS=...` (QEMU)
     D/examples/N.txt      input N and every stage's accumulators and outputs
     D/analysis.txt        value ranges and bit widths per stage (kws_tf.quant.analysis)
 """
@@ -22,7 +28,9 @@ from kws_tf.quant import integer_graph as ig
 from kws_tf.quant import stages as st
 
 C_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "c")
-C_SOURCES = ("kws_int.c", "kws_int.h", "kws_int_main.c")
+C_SOURCES = ("kws_int.c", "kws_int.h", "kws_int_main.c", "kws_mfcc.c", "kws_mfcc.h",
+             "kws_features.c", "kws_wav.c", "kws_wav.h", "kws_app.c", "startup_cm4.c",
+             "cortex_m4.ld", "Makefile")
 KINDS = {st.CONV: "KWS_CONV", st.DEPTHWISE: "KWS_DEPTHWISE", st.MAX_POOL: "KWS_MAX_POOL",
          st.SUM_POOL: "KWS_SUM_POOL", st.FC: "KWS_FC"}
 LAYOUTS = {st.CONV: "[out_channel][kernel_row (time)][kernel_column (frequency)][in_channel]",
@@ -208,10 +216,55 @@ def write_examples(graph, labels, inputs, titles, folder):
     return paths
 
 
-def export(folder, graph, labels, source, example_inputs, example_titles, analysis_text):
+def feature_header(feature_config, graph):
+    """kws_features.h: the feature settings the model was trained with, for kws_features.c.
+
+    The C front end rounds the MFCCs once, to the graph's input width and scale; features
+    already rounded in training (--feature_bits) must have been rounded to the same."""
+    config = feature_config
+    if config.feature_bits and (config.feature_bits, config.feature_frac_bits) != (
+            graph.input_bits, graph.input_frac_bits):
+        raise KwsError(f"--export_dir: the model was trained on {config.feature_bits}-bit "
+                       f"features x 2**{config.feature_frac_bits}, but the integer graph takes "
+                       f"{graph.input_bits} bits x 2**{graph.input_frac_bits}: give "
+                       "--input_bits and --input_frac_bits as trained")
+    label_count = graph.label_count
+    values = {"SAMPLE_RATE": config.sample_rate, "CLIP_SAMPLES": config.desired_samples,
+              "WINDOW_SAMPLES": config.window_size_samples,
+              "STRIDE_SAMPLES": config.window_stride_samples, "FRAMES": config.shape[0],
+              "COEFFICIENTS": config.shape[1], "OUTPUTS": label_count}
+    return "\n".join([
+        "/*",
+        " * kws_features.h: the model's front end, as it was trained (written by quant_test.py",
+        " * --export_dir). kws_features_int8 turns one clip of 16-bit PCM into the integer",
+        " * feature map the graph takes: MFCCs (kws_mfcc), round(mfcc * 2**input_frac_bits)",
+        " * saturated to input_bits (kws_model's), as quant_test.py's integer graph does.",
+        " */",
+        "#ifndef KWS_FEATURES_H",
+        "#define KWS_FEATURES_H",
+        "",
+        "#include <stdint.h>",
+        "",
+        '#include "kws_mfcc.h"',
+        "",
+        *(f"#define KWS_{name} {value}" for name, value in values.items()),
+        "",
+        "/* Sets the front end (its state is static) up: KWS_MFCC_OK (0), or kws_mfcc_init's",
+        "   error. */",
+        "int kws_features_init(void);",
+        "/* pcm: KWS_CLIP_SAMPLES samples; map: KWS_FRAMES x KWS_COEFFICIENTS, frames as rows. */",
+        "void kws_features_int8(const int16_t *pcm, int8_t *map);",
+        "",
+        "#endif /* KWS_FEATURES_H */",
+        ""])
+
+
+def export(folder, graph, labels, source, example_inputs, example_titles, analysis_text,
+           feature_config):
     """Writes every file of the export; returns their paths."""
     paths = []
     for name, text in (("weight.h", weight_header(graph, labels, source)),
+                       ("kws_features.h", feature_header(feature_config, graph)),
                        ("analysis.txt", analysis_text)):
         path = os.path.join(folder, name)
         cli.atomic_write(path, lambda stream, text=text: stream.write(text.encode()))

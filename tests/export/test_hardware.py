@@ -55,7 +55,8 @@ def _run_c(binary, inputs):
 def _export(graph, folder, inputs=None):
     inputs = np.zeros((0, *graph.input_shape), np.int64) if inputs is None else inputs
     return hardware.export(str(folder), graph, LABELS[:graph.label_count], "a test model",
-                           inputs, [f"input {n}" for n in range(len(inputs))], "analysis\n")
+                           inputs, [f"input {n}" for n in range(len(inputs))], "analysis\n",
+                           FeatureConfig())
 
 
 @pytest.mark.parametrize("name", list(GRAPHS))
