@@ -25,7 +25,7 @@ from kws_tf.config import (AugmentConfig, DataConfig, FeatureConfig, add_data_fl
 from kws_tf.data import load as load_data
 from kws_tf.data import speech_commands
 from kws_tf.errors import KwsError
-from kws_tf.export import frozen_graph, tflite, tflite_metadata
+from kws_tf.export import frozen_graph, interpreter, tflite, tflite_metadata
 from kws_tf.models import checkpoint
 from kws_tf.quant import restore
 
@@ -233,7 +233,8 @@ def _tflite_files(args, flags, model, info, feature_config, output_file):
     _print_tflite(args.quantize, description, figures["seconds_convert"])
     stem = os.path.splitext(output_file)[0]
     figures.update(ops=description["ops"], input=description["input"],
-                   output=description["output"], c_array=tflite.c_name(stem))
+                   output=description["output"], c_array=tflite.c_name(stem),
+                   tflm=_tflm_arena(flatbuffer))
     return {output_file: flatbuffer,
             **tflite.c_files(flatbuffer, stem, description, info["labels"])}, figures
 
@@ -252,6 +253,23 @@ def _print_tflite(quantize, description, seconds):
         print(f"  on the MCU, each MFCC value x: q = clamp(round(x / {inp['scale']:.8g})"
               f"{_plus(inp['zero_point'])}, -128, 127); probability = (q"
               f"{_plus(-out['zero_point'])}) * {out['scale']:.8g}")
+
+
+def _tflm_arena(flatbuffer):
+    """The tensor arena TensorFlow Lite Micro needs for the model, printed; why not, where it
+    cannot run it or is not installed (the freeze goes on: TFLM is one target of several)."""
+    try:
+        arena, used = interpreter.micro_arena(flatbuffer)
+    except interpreter.MicroCannotRun as error:
+        print(f"  TensorFlow Lite Micro cannot run this model ({error})")
+        return {"cannot_run": str(error)}
+    except interpreter.MicroUnavailable as error:
+        print(f"  TensorFlow Lite Micro arena: not measured ({error})")
+        return {"not_measured": str(error)}
+    print(f"  TensorFlow Lite Micro arena: {arena:,} bytes ({used:,} in use after allocation; "
+          "reference kernels on this 64-bit host)")
+    return {"arena_bytes": arena, "arena_used_bytes": used,
+            "tflite_micro": interpreter.micro_version()}
 
 
 def _plus(value):

@@ -31,6 +31,11 @@ def build_parser():
                         help="Frozen graph: the string tensor fed with the wav file's bytes.")
     parser.add_argument("--output_name", default="labels_softmax:0",
                         help="Frozen graph: the tensor of label probabilities.")
+    parser.add_argument("--runtime", choices=("litert", "tflm"), default="litert",
+                        help="Interpreter for a .tflite model: 'litert' (ai-edge-litert's, "
+                             "else tf.lite's; TFLite's builtin kernels) or 'tflm' (TensorFlow "
+                             "Lite Micro's, from the tflite-micro package: what a "
+                             "microcontroller computes, or why it cannot run the model).")
     parser.add_argument("--how_many_labels", type=int, default=3,
                         help="How many of the best labels to print for a clip.")
     parser.add_argument("--output", choices=("text", "json"), default="text",
@@ -88,7 +93,11 @@ def label_wavs(args):
     """Labels every recording of --wav; prints as it goes and returns the JSON figures."""
     _check_flags(args)
     paths = audio.wav_paths(args.wav)
+    if args.runtime == "tflm" and not args.graph.lower().endswith(".tflite"):
+        raise KwsError(f"--runtime tflm runs .tflite models, not --graph {args.graph}")
     model, labels, labels_file = model_loader.open_model(args)
+    if args.runtime == "tflm":
+        model.run_in_micro()
     rate = model.features.sample_rate
     if int(rate * args.stride_ms / 1000) < 1:
         raise KwsError(f"--stride_ms {args.stride_ms:g} is shorter than one sample at {rate} Hz")

@@ -5,7 +5,8 @@ A .tflite model holds only the network, so the features are computed here with
 kws_tf metadata, or the feature flags for a model without it. Integer models get their
 input quantized with the input tensor's scale and zero point (the metadata's, if the
 tensor has none) and their output dequantized; a model that ends in logits rather than a
-softmax gets a softmax here, so scores are probabilities either way.
+softmax gets a softmax here, so scores are probabilities either way. The model runs in LiteRT's
+interpreter, or in TensorFlow Lite Micro's after `run_in_micro` (label_wav.py --runtime tflm).
 """
 import numpy as np
 import tensorflow as tf
@@ -37,6 +38,7 @@ class TfliteModel:
         except (ValueError, RuntimeError) as error:
             reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise KwsError(f"--graph {path}: not a TFLite model ({reason})") from None
+        self._content = content
         self.metadata = read_metadata(content, f"--graph {path}") or {}
         self.features = resolve_features(self.metadata.get("features", {}), given_flags,
                                          f"the metadata of --graph {path}")
@@ -47,6 +49,25 @@ class TfliteModel:
         self._output_quantization = self._quantization(self._output, "output")
         self._ends_in_softmax = _ends_in_softmax(content)
         self.output_count = int(self._output["shape"][-1])
+
+    def run_in_micro(self):
+        """Runs the model in TensorFlow Lite Micro from now on: what a microcontroller computes.
+
+        LiteRT has loaded it first, which checks the flatbuffer (TFLM does not).
+        """
+        try:
+            self._interpreter = interpreter.MicroInterpreter(self._content)
+        except interpreter.MicroUnavailable as error:
+            raise KwsError(f"--runtime tflm: {error}") from None
+        except interpreter.MicroCannotRun as error:
+            raise self._cannot_run(error) from None
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self.kind = "TFLite model in TensorFlow Lite Micro"
+
+    def _cannot_run(self, error):
+        return KwsError(f"--graph {self.path}: TensorFlow Lite Micro cannot run this model "
+                        f"({error})")
 
     def probabilities(self, clips):
         """Scores [len(clips), outputs] for 1-D float clips at the model's rate."""
@@ -68,7 +89,10 @@ class TfliteModel:
             info = np.iinfo(self._input["dtype"])
             value = np.clip(np.round(value / scale) + zero_point, info.min, info.max)
         self._interpreter.set_tensor(self._input["index"], value.astype(self._input["dtype"]))
-        self._interpreter.invoke()
+        try:
+            self._interpreter.invoke()
+        except interpreter.MicroCannotRun as error:
+            raise self._cannot_run(error) from None
         scores = self._interpreter.get_tensor(self._output["index"]).reshape(-1)
         if self._output_quantization:
             scale, zero_point = self._output_quantization
