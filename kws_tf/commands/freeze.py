@@ -7,7 +7,8 @@ The model, its feature flags and labels come from the checkpoint's sidecar (or, 
 from training_flags.json in its train_dir); flags given must agree with them. An int8 model is
 calibrated on training clips (data flags default to training's); a quantization-aware
 checkpoint needs none. Next to the output go ``<stem>_labels.txt`` (what label_wav.py reads)
-and, for TFLite, ``<stem>.cc`` / ``<stem>.h`` (a C array for TensorFlow Lite Micro). Every file
+and, for TFLite, ``<stem>.cc`` / ``<stem>.h`` (a C array for TensorFlow Lite Micro) with
+``kws_mfcc.c`` / ``kws_mfcc.h`` (the MFCC front end in C the model needs). Every file
 is written atomically, and only after everything was computed, so a failed run leaves earlier
 files as they were.
 """
@@ -25,7 +26,7 @@ from kws_tf.config import (AugmentConfig, DataConfig, FeatureConfig, add_data_fl
 from kws_tf.data import load as load_data
 from kws_tf.data import speech_commands
 from kws_tf.errors import KwsError
-from kws_tf.export import frozen_graph, interpreter, tflite, tflite_metadata
+from kws_tf.export import frozen_graph, hardware, interpreter, tflite, tflite_metadata
 from kws_tf.models import checkpoint
 from kws_tf.quant import restore
 
@@ -236,7 +237,18 @@ def _tflite_files(args, flags, model, info, feature_config, output_file):
                    output=description["output"], c_array=tflite.c_name(stem),
                    tflm=_tflm_arena(flatbuffer))
     return {output_file: flatbuffer,
-            **tflite.c_files(flatbuffer, stem, description, info["labels"])}, figures
+            **tflite.c_files(flatbuffer, stem, description, info["labels"],
+                             FeatureConfig(**info["features"])),
+            **_front_end_files(os.path.dirname(output_file))}, figures
+
+
+def _front_end_files(folder):
+    """kws_mfcc.c and kws_mfcc.h, the MFCC front end in C the model's features need."""
+    files = {}
+    for name in ("kws_mfcc.c", "kws_mfcc.h"):
+        with open(os.path.join(hardware.C_DIR, name), "rb") as stream:
+            files[os.path.join(folder, name)] = stream.read()
+    return files
 
 
 def _print_tflite(quantize, description, seconds):

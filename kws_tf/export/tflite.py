@@ -144,12 +144,14 @@ def c_name(stem):
     return "g_" + re.sub(r"\W", "_", os.path.basename(stem).lower())
 
 
-def c_files(tflite_bytes, stem, description, labels):
+def c_files(tflite_bytes, stem, description, labels, feature_config):
     """{`stem`.cc: text, `stem`.h: text}: the flatbuffer as an aligned C array for TFLite Micro.
 
     The header declares ``<name>[]``, ``<name>_len`` and ``<name>_labels`` (the output order),
-    and gives the input shape and, for int8 models, the input/output scale and zero point.
+    and gives the input shape, the feature settings that kws_mfcc.c (written beside it) takes
+    and, for int8 models, the input/output scale and zero point.
     """
+    config = feature_config
     name, base = c_name(stem), os.path.basename(stem)
     guard = re.sub(r"\W", "_", base).upper() + "_H_"
     frames, dct = description["input"]["shape"][1:]
@@ -160,7 +162,14 @@ def c_files(tflite_bytes, stem, description, labels):
               f"extern const char* const {name}_labels[];", "",
               f"constexpr int {name}_frames = {frames};",
               f"constexpr int {name}_coefficients = {dct};",
-              f"constexpr int {name}_label_count = {len(labels)};"]
+              f"constexpr int {name}_label_count = {len(labels)};",
+              "// The features it takes: kws_mfcc.c / kws_mfcc.h, configured with",
+              "// kws_mfcc_default_config(&config, sample_rate, window_ms, stride_ms,",
+              "//                         coefficients).",
+              f"constexpr int {name}_sample_rate = {config.sample_rate};",
+              f"constexpr float {name}_window_ms = {float(config.window_size_ms)!r}f;",
+              f"constexpr float {name}_stride_ms = {float(config.window_stride_ms)!r}f;",
+              f"constexpr int {name}_clip_samples = {config.desired_samples};"]
     source, sink = description["input"], description["output"]
     if source["scale"] is not None:
         header += ["// int8 input: q = clamp(round(mfcc / input_scale) + input_zero_point, "

@@ -15,7 +15,7 @@ from kws_tf import features
 from kws_tf.data import pipeline
 from kws_tf.errors import KwsError
 from kws_tf.commands import freeze
-from kws_tf.export import frozen_graph, tflite, tflite_metadata
+from kws_tf.export import frozen_graph, hardware, tflite, tflite_metadata
 from kws_tf.export import interpreter as kws_interpreter
 from kws_tf.models import build_model, checkpoint
 from kws_tf.quant import restore
@@ -294,3 +294,15 @@ def test_frozen_hello_edge_model_matches_the_published_graph(fixtures_dir, tmp_p
                     "upper_frequency_limit", "lower_frequency_limit"):
             assert ours_node.attr[key] == their_node.attr[key], (ours_node.name, key)
     assert frozen_graph.op_counts(graph_def)["Conv2D"] == 5
+
+
+def test_tflite_output_brings_the_mfcc_front_end_and_its_settings(trained, tmp_path):
+    output = tmp_path / "kws.tflite"
+    assert _run(["--checkpoint", trained["best"], "--output_file", output]) == 0
+    for name in ("kws_mfcc.c", "kws_mfcc.h"):
+        assert (tmp_path / name).read_bytes() == open(os.path.join(hardware.C_DIR, name),
+                                                       "rb").read()
+    header = (tmp_path / "kws.h").read_text()
+    for line in ("g_kws_sample_rate = 16000;", "g_kws_window_ms = 40.0f;",
+                 "g_kws_stride_ms = 40.0f;", "g_kws_clip_samples = 16000;"):
+        assert line in header
