@@ -2,7 +2,7 @@
 
 Each benchmark takes the median of --runs runs (at least 5); the report lists every figure
 with the command that produced it, the machine it ran on, and its ratio to the target the
-issues name. A benchmark that fails is reported as failed, with its last output lines.
+project sets for it. A benchmark that fails is reported as failed, with its last output lines.
 
     python bench/report.py [--runs 5] [--output docs/PERFORMANCE.md] [--json_out F]
 """
@@ -186,7 +186,7 @@ def main(argv=None):
             f"{datetime.date.today().isoformat()}.", "",
             f"Machine: {description}.", "",
             f"Every figure is the median of {args.runs} runs; each benchmark's docstring says "
-            "what it times. Targets are those named in the issues.", "", *sections])
+            "what it times. Targets are the project's goals for each figure.", "", *sections])
         cli.atomic_write(args.output, lambda stream: stream.write(text.encode()))
         print(f"wrote {args.output}")
         cli.write_json(args.json_out, {"output": args.output, "machine": description,
