@@ -51,7 +51,8 @@ class Settings:
         if unknown:
             raise KwsError(f"{where or cls.__name__}: unknown {cls.__name__} setting(s) "
                            f"{', '.join(unknown)}")
-        return cls(**{name: _typed(names[name], cls, value) for name, value in values.items()})
+        kinds = typing.get_type_hints(cls)
+        return cls(**{name: _typed(kinds.get(name), value) for name, value in values.items()})
 
     def validate(self):
         return self
@@ -65,8 +66,7 @@ def _plain(value):
     return value
 
 
-def _typed(field, cls, value):
-    kind = typing.get_type_hints(cls).get(field.name)
+def _typed(kind, value):
     if isinstance(kind, type) and issubclass(kind, Settings) and isinstance(value, dict):
         return kind.from_dict(value)
     if kind is tuple and isinstance(value, list):
@@ -266,7 +266,6 @@ class AugmentConfig(Settings):
 
     time_shift_ms: float = setting(
         100.0, "Range to randomly shift the training audio by in time.", type=float)
-
     background_frequency: float = setting(
         0.8, "How many of the training samples have background noise mixed in.", type=float)
     background_volume: float = setting(

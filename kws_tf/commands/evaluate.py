@@ -11,8 +11,7 @@ import sys
 import time
 
 from kws_tf import cli, data
-from kws_tf.config import DataConfig, FeatureConfig, add_data_flags, from_flags
-from kws_tf.data import speech_commands
+from kws_tf.config import FeatureConfig, add_data_flags
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint
 from kws_tf.quant import restore
@@ -58,9 +57,7 @@ def run(args):
           f"{' '.join(map(str, info['model_size_info']))}")
 
     feature_config = FeatureConfig(**info["features"]).validate()
-    words = tuple(speech_commands.wanted_words_of(info["labels"], "--checkpoint").split(","))
-    index, splits = data.load(from_flags(DataConfig, args, wanted_words=words), feature_config,
-                              split_names)
+    index, splits = data.load(checkpoint.data_config(args, info), feature_config, split_names)
     results = {}
     for name in split_names:
         started = time.time()

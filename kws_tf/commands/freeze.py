@@ -21,8 +21,8 @@ import time
 import numpy as np
 
 from kws_tf import cli
-from kws_tf.config import (AugmentConfig, DataConfig, FeatureConfig, add_data_flags,
-                           flag_defaults, from_flags)
+from kws_tf.config import (FEATURE_FLAGS, AugmentConfig, DataConfig, FeatureConfig,
+                           add_data_flags, flag_defaults, from_flags)
 from kws_tf.data import load as load_data
 from kws_tf.data import speech_commands
 from kws_tf.errors import KwsError
@@ -119,7 +119,7 @@ def _with_training_flags(args, flags, path):
     """A copy of `args` whose model and feature flags not given come from training_flags.json
     (for a checkpoint without a sidecar)."""
     filled = {}
-    for name in ("model_architecture", "model_size_info") + checkpoint.FEATURE_KEYS:
+    for name in ("model_architecture", "model_size_info") + FEATURE_FLAGS:
         value, recorded = getattr(args, name), flags.get(name)
         if recorded is None:
             continue
@@ -244,11 +244,8 @@ def _tflite_files(args, flags, model, info, feature_config, output_file):
 
 def _front_end_files(folder):
     """kws_mfcc.c and kws_mfcc.h, the MFCC front end in C the model's features need."""
-    files = {}
-    for name in ("kws_mfcc.c", "kws_mfcc.h"):
-        with open(os.path.join(hardware.C_DIR, name), "rb") as stream:
-            files[os.path.join(folder, name)] = stream.read()
-    return files
+    return {os.path.join(folder, name): hardware.c_source(name)
+            for name in ("kws_mfcc.c", "kws_mfcc.h")}
 
 
 def _print_tflite(quantize, description, seconds):

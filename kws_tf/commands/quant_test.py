@@ -15,9 +15,9 @@ import sys
 import numpy as np
 
 from kws_tf import cli, models
-from kws_tf.config import DataConfig, FeatureConfig, add_data_flags, from_flags
+from kws_tf.config import FeatureConfig, add_data_flags
 from kws_tf.data import load as load_data
-from kws_tf.data import pipeline, speech_commands
+from kws_tf.data import pipeline
 from kws_tf.errors import KwsError
 from kws_tf.export import hardware
 from kws_tf.models import checkpoint
@@ -186,8 +186,7 @@ def run(args):
               "scale and shifts, weights that fit")
 
     feature_config = FeatureConfig(**info["features"]).validate()
-    words = tuple(speech_commands.wanted_words_of(info["labels"], "--checkpoint").split(","))
-    index, splits = load_data(from_flags(DataConfig, args, wanted_words=words), feature_config,
+    index, splits = load_data(checkpoint.data_config(args, info), feature_config,
                               tuple(EVALUATED))
     data = {name: _feature_maps(split, args.batch_size) for name, split in splits.items()}
     if args.export_dir and not len(data["validation"][0]):

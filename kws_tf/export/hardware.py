@@ -270,12 +270,17 @@ def export(folder, graph, labels, source, example_inputs, example_titles, analys
         cli.atomic_write(path, lambda stream, text=text: stream.write(text.encode()))
         paths.append(path)
     for name in C_SOURCES:
-        with open(os.path.join(C_DIR, name), "rb") as source_file:
-            code = source_file.read()
+        code = c_source(name)
         path = os.path.join(folder, name)
         cli.atomic_write(path, lambda stream, code=code: stream.write(code))
         paths.append(path)
     return paths + write_examples(graph, labels, example_inputs, example_titles, folder)
+
+
+def c_source(name):
+    """The bytes of one of the C files shipped with kws_tf (`C_SOURCES`)."""
+    with open(os.path.join(C_DIR, name), "rb") as stream:
+        return stream.read()
 
 
 def host_compiler():

@@ -28,10 +28,12 @@ import tensorflow as tf
 from kws_tf import cli
 from kws_tf.config import (
     DEFAULT_WANTED_WORDS,
+    DataConfig,
     FEATURE_FLAGS,
     FeatureConfig,
     ModelSpec,
     add_feature_flags,
+    from_flags,
     parse_wanted_words,
 )
 from kws_tf.errors import KwsError
@@ -77,7 +79,6 @@ def restore(model, prefix):
 
 
 STATE_FILE = "checkpoint_state.json"  # train.py's record of complete checkpoints in a train_dir
-FEATURE_KEYS = FEATURE_FLAGS
 
 
 def find(path, flag="--checkpoint"):
@@ -118,7 +119,7 @@ def add_flags(parser):
     group = add_feature_flags(parser)
     group.description = ("Default: the checkpoint's sidecar (else Hello Edge's defaults); "
                          "given, they must agree with it.")
-    parser.set_defaults(**{key: None for key in FEATURE_KEYS})
+    parser.set_defaults(**{key: None for key in FEATURE_FLAGS})
 
 
 def info_from_flags(args, prefix, labels=None):
@@ -126,7 +127,7 @@ def info_from_flags(args, prefix, labels=None):
     the user gave, or (without a sidecar) built from the flags and `labels`."""
     from kws_tf import models
 
-    given = {key: getattr(args, key) for key in FEATURE_KEYS if getattr(args, key) is not None}
+    given = {key: getattr(args, key) for key in FEATURE_FLAGS if getattr(args, key) is not None}
     if not os.path.exists(sidecar_path(prefix)):
         if args.model_architecture is None or args.model_size_info is None or labels is None:
             raise KwsError(f"--checkpoint {prefix} has no sidecar {sidecar_path(prefix)}: give "
@@ -151,7 +152,7 @@ def info_from_flags(args, prefix, labels=None):
 def info_with_words(args, prefix, default_words=None):
     """info_from_flags for tools that also take --wanted_words: without a sidecar the labels
     come from it (else `default_words`, else Hello Edge's words); with one, words given must
-    agree. The data index then takes the model's words (`speech_commands.wanted_words_of`)."""
+    agree. The data index then takes the model's words (`data_config`)."""
     from kws_tf.data import speech_commands as sc
 
     wanted = args.wanted_words or default_words or DEFAULT_WANTED_WORDS
@@ -162,6 +163,14 @@ def info_with_words(args, prefix, default_words=None):
         raise KwsError(f"--wanted_words {args.wanted_words} does not match --checkpoint "
                        f"{prefix}, which has {model_words}")
     return info
+
+
+def data_config(args, info):
+    """The data flags as a DataConfig whose words are the model's (what its labels say)."""
+    from kws_tf.data import speech_commands as sc
+
+    words = sc.wanted_words_of(info["labels"], "--checkpoint")
+    return from_flags(DataConfig, args, wanted_words=tuple(words.split(",")))
 
 
 def _text(value):

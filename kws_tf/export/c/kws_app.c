@@ -56,6 +56,15 @@ static void profile_stage(void *context, int stage, const int32_t *acc, const kw
     (void)context, (void)acc, (void)out;
     stage_ticks[stage] = ticks_since_last();
 }
+#define PROFILE_TRACE profile_stage
+
+static void print_profile(const char *path, unsigned long mfcc_ticks)
+{
+    fprintf(stderr, "profile %s mfcc %lu", path, mfcc_ticks);
+    for (int s = 0; s < kws_model.stage_count; ++s)
+        fprintf(stderr, " %s %lu", kws_model.stages[s].name, stage_ticks[s]);
+    fprintf(stderr, "\n");
+}
 
 /* The stack's high-water mark below main: STACK_PAINT bytes under main's frame are painted
    with a pattern first; the lowest word no longer holding it is as deep as the stack went.
@@ -75,13 +84,25 @@ static void paint_stack(void)
         *word = STACK_PATTERN;
 }
 
-static unsigned long stack_used(void)
+static void print_stack_use(void)
 {
     volatile uint32_t *word = paint_low;
     while (word < paint_high && *word == STACK_PATTERN)
         ++word;
-    return (unsigned long)((uintptr_t)paint_high - (uintptr_t)word);
+    fprintf(stderr, "stack %lu bytes used below main\n",
+            (unsigned long)((uintptr_t)paint_high - (uintptr_t)word));
 }
+#else
+/* Without profiling the timing calls cost nothing. */
+#define PROFILE_TRACE 0
+static void start_clock(void) {}
+static unsigned long ticks_since_last(void) { return 0; }
+static void print_profile(const char *path, unsigned long mfcc_ticks)
+{
+    (void)path, (void)mfcc_ticks;
+}
+static void paint_stack(void) {}
+static void print_stack_use(void) {}
 #endif
 
 static int16_t pcm[KWS_CLIP_SAMPLES];
@@ -99,38 +120,25 @@ static int label_file(const char *path, int features_only)
 {
     char error[128];
     int32_t logits[KWS_OUTPUTS];
+    unsigned long mfcc_ticks;
     int best;
     if (kws_wav_read(path, KWS_SAMPLE_RATE, pcm, KWS_CLIP_SAMPLES, error) < 0) {
         fprintf(stderr, "error: %s\n", error);
         return 1;
     }
-#if KWS_PROFILE
     start_clock();
     kws_features_int8(pcm, features);
-    unsigned long mfcc_ticks = ticks_since_last();
+    mfcc_ticks = ticks_since_last();
     if (features_only) {
         print_features(path);
         return 0;
     }
-    best = kws_int_run(features, logits, profile_stage, 0);
-#else
-    kws_features_int8(pcm, features);
-    if (features_only) {
-        print_features(path);
-        return 0;
-    }
-    best = kws_int_run(features, logits, 0, 0);
-#endif
+    best = kws_int_run(features, logits, PROFILE_TRACE, 0);
     printf("%s %s", path, kws_model.labels[best]);
     for (int i = 0; i < kws_model.label_count; ++i)
         printf(" %ld", (long)logits[i]);
     printf("\n");
-#if KWS_PROFILE
-    fprintf(stderr, "profile %s mfcc %lu", path, mfcc_ticks);
-    for (int s = 0; s < kws_model.stage_count; ++s)
-        fprintf(stderr, " %s %lu", kws_model.stages[s].name, stage_ticks[s]);
-    fprintf(stderr, "\n");
-#endif
+    print_profile(path, mfcc_ticks);
     return 0;
 }
 
@@ -161,9 +169,7 @@ int main(int argc, char **argv)
         return 2;
     }
     first += features_only;
-#if KWS_PROFILE
     paint_stack();
-#endif
     if (kws_features_init() != KWS_MFCC_OK) {
         fprintf(stderr, "error: the feature settings of kws_features.h are out of range\n");
         return 2;
@@ -171,8 +177,6 @@ int main(int argc, char **argv)
     for (int i = first; i < argc; ++i)
         failed |= argv[i][0] == '@' ? label_list(argv[i] + 1, features_only)
                                     : label_file(argv[i], features_only);
-#if KWS_PROFILE
-    fprintf(stderr, "stack %lu bytes used below main\n", stack_used());
-#endif
+    print_stack_use();
     return failed;
 }
