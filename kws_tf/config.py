@@ -26,6 +26,11 @@ DEFAULT_RESAMPLER = "soxr"
 MFCC_LOWER_FREQUENCY_LIMIT = 20.0
 MFCC_UPPER_FREQUENCY_LIMIT = 4000.0
 MFCC_FILTERBANK_CHANNELS = 40
+# --feature_type: Hello Edge's MFCCs, or the log mel energies they are the DCT of.
+FEATURE_TYPES = ("mfcc", "log_mel")
+# About the bins a 30 ms window's spectrum has in 20-4000 Hz at 16 kHz: more bands only
+# share bins.
+MAX_MEL_BANDS = 128
 
 
 def setting(default, help, **flag):  # noqa: A002 (argparse's name)
@@ -134,6 +139,13 @@ class FeatureConfig(Settings):
         10.0, "How far to move in time between spectrogram timeslices.", type=float)
     dct_coefficient_count: int = setting(
         40, "How many MFCC coefficients (bins) to keep per frame.", type=int)
+    feature_type: str = setting(
+        "mfcc", "'mfcc' (default): Hello Edge's MFCCs. 'log_mel': the log mel filterbank "
+                "energies the MFCCs are the DCT of, --mel_bands of them per frame.",
+        choices=FEATURE_TYPES)
+    mel_bands: int = setting(
+        MFCC_FILTERBANK_CHANNELS, "Mel bands of --feature_type log_mel (20-4000 Hz, as the "
+                                  "MFCCs' filterbank); MFCCs keep Hello Edge's 40.", type=int)
     # 0: Hello Edge's float MFCCs. N: round(mfcc * 2**feature_frac_bits) saturated to signed
     # N bits, times 2**-feature_frac_bits: the integer graph's input, seen by the float model.
     feature_bits: int = setting(
@@ -165,6 +177,8 @@ class FeatureConfig(Settings):
     @property
     def shape(self):
         """(frames, coefficients): time-major, as Hello Edge flattens it."""
+        if self.feature_type == "log_mel":
+            return (self.spectrogram_length, self.mel_bands)
         return (self.spectrogram_length, self.dct_coefficient_count)
 
     def validate(self):
@@ -181,7 +195,16 @@ class FeatureConfig(Settings):
         if self.feature_bits and not 2 <= self.feature_bits <= 16:
             raise KwsError(f"--feature_bits must be 0 (float) or between 2 and 16, got "
                            f"{self.feature_bits}")
-        if self.dct_coefficient_count > MFCC_FILTERBANK_CHANNELS:
+        if self.feature_type not in FEATURE_TYPES:
+            raise KwsError(f"--feature_type must be one of {', '.join(FEATURE_TYPES)}, got "
+                           f"{self.feature_type!r}")
+        if not 1 <= self.mel_bands <= MAX_MEL_BANDS:
+            raise KwsError(f"--mel_bands must be between 1 and {MAX_MEL_BANDS}, got "
+                           f"{self.mel_bands}")
+        if self.feature_type == "mfcc" and self.mel_bands != MFCC_FILTERBANK_CHANNELS:
+            raise KwsError(f"--mel_bands {self.mel_bands} is for --feature_type log_mel; MFCCs "
+                           f"use Hello Edge's {MFCC_FILTERBANK_CHANNELS}")
+        if self.feature_type == "mfcc" and self.dct_coefficient_count > MFCC_FILTERBANK_CHANNELS:
             raise KwsError(f"--dct_coefficient_count {self.dct_coefficient_count} is more than the "
                            f"{MFCC_FILTERBANK_CHANNELS} mel channels it is computed from")
         return self
@@ -197,12 +220,24 @@ def given_flags(args):
             if getattr(args, name) is not None}
 
 
+def same_setting(a, b):
+    """Whether two values of a feature setting agree: numbers to rounding, text exactly."""
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-6)
+
+
+def setting_text(value):
+    """A feature setting as a flag would give it: `30`, `0.5`, `log_mel`."""
+    return value if isinstance(value, str) else f"{value:g}"
+
+
 def resolve_features(fixed, given, where):
     """FeatureConfig from the model's `fixed` settings and the `given` flags (must agree)."""
     for name, value in given.items():
-        if name in fixed and not math.isclose(value, fixed[name], rel_tol=1e-9, abs_tol=1e-6):
-            raise KwsError(f"--{name} {value:g} disagrees with {where}, which uses "
-                           f"{fixed[name]:g}")
+        if name in fixed and not same_setting(value, fixed[name]):
+            raise KwsError(f"--{name} {setting_text(value)} disagrees with {where}, which uses "
+                           f"{setting_text(fixed[name])}")
     return FeatureConfig(**{**fixed, **given}).validate()
 
 
@@ -270,6 +305,20 @@ class AugmentConfig(Settings):
         0.8, "How many of the training samples have background noise mixed in.", type=float)
     background_volume: float = setting(
         0.1, "How loud the background noise should be, between 0 and 1.", type=float)
+    background_snr_db: str = setting(
+        "", "Mix the noise at a signal-to-noise ratio instead of a volume: a list of "
+            "conditions each clip draws one of, each 'clean', a level in dB or a 'low:high' "
+            "range (e.g. clean,10,5,0,-5,-10 or -10:20), measured against the clip's active "
+            "speech. Silence clips keep --background_volume.")
+    reverb_probability: float = setting(
+        0.0, "How many of the training clips are reverberated by a room impulse response "
+             "(simulated rooms, plus --rir_dir's).", type=float)
+    rir_dir: str = setting(
+        "", "A folder of measured room impulse response wavs to reverberate with, besides the "
+            "simulated rooms.")
+    rir_bank_size: int = setting(
+        200, "How many rooms to simulate for --reverb_probability (made once per --seed and "
+             "cached; 0: only --rir_dir's).", type=int)
 
     def validate(self):
         if self.time_shift_ms < 0:
@@ -280,7 +329,39 @@ class AugmentConfig(Settings):
         if not 0 <= self.background_volume <= 1:
             raise KwsError("--background_volume must be between 0 and 1, got "
                            f"{self.background_volume}")
+        parse_snr_conditions(self.background_snr_db)
+        if not 0 <= self.reverb_probability <= 1:
+            raise KwsError("--reverb_probability must be between 0 and 1, got "
+                           f"{self.reverb_probability}")
+        if self.rir_bank_size < 0:
+            raise KwsError(f"--rir_bank_size must not be negative, got {self.rir_bank_size}")
+        if self.reverb_probability and not (self.rir_bank_size or self.rir_dir):
+            raise KwsError("--reverb_probability needs rooms: --rir_bank_size 0 and no --rir_dir")
         return self
+
+
+def parse_snr_conditions(text, flag="--background_snr_db"):
+    """The (low, high) dB pairs of an SNR list such as ``clean,10,0,-5:5``; None is clean.
+    Empty text: no conditions (Hello Edge's volume rule)."""
+    if not text.strip():
+        return ()
+    conditions = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            if item == "clean":
+                conditions.append(None)
+            elif ":" in item:
+                low, high = (float(part) for part in item.split(":"))
+                if not low <= high:
+                    raise ValueError
+                conditions.append((low, high))
+            else:
+                conditions.append((float(item), float(item)))
+        except ValueError:
+            raise KwsError(f"{flag} {text!r}: {item!r} is not 'clean', a number of dB or a "
+                           "'low:high' range") from None
+    return tuple(conditions)
 
 
 # Hello Edge's order of the data and augmentation flags in --help.
@@ -291,6 +372,8 @@ _HELLO_EDGE_DATA_FLAGS = (
     (AugmentConfig, ("time_shift_ms",)),
     (DataConfig, ("testing_percentage", "validation_percentage", "wanted_words", "split",
                   "skip_bad_files", "resampler")))
+# The multi-condition options, after Hello Edge's.
+_MULTI_CONDITION_FLAGS = ("background_snr_db", "reverb_probability", "rir_dir", "rir_bank_size")
 
 
 def add_data_flags(parser):
@@ -299,6 +382,12 @@ def add_data_flags(parser):
     for cls, names in _HELLO_EDGE_DATA_FLAGS:
         add_flags(group, cls, names)
     return group
+
+
+def add_multi_condition_flags(parser):
+    """Training's noise-at-SNR and reverberation flags (AugmentConfig's beyond Hello Edge)."""
+    return add_flags(parser.add_argument_group("noise and reverberation (docs/robustness.md)"),
+                     AugmentConfig, _MULTI_CONDITION_FLAGS)
 
 
 def add_feature_flags(parser, defaults=True):
@@ -312,7 +401,7 @@ def add_resampler_flag(parser):
     return add_flags(parser, DataConfig, ("resampler",))
 
 
-SIDECAR_VERSION = 2  # 1: the sidecars written before the version field existed
+SIDECAR_VERSION = 3  # 1: before the version field; 2: before --feature_type and --mel_bands
 
 
 @dataclasses.dataclass(frozen=True)

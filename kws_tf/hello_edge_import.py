@@ -484,6 +484,9 @@ def _feature_config(g, flags):
     if given.feature_bits:
         raise KwsError(f"--feature_bits {given.feature_bits}: --graph {g.path} takes Hello "
                        "Edge's float MFCCs (its Mfcc output is not rounded)")
+    if (given.feature_type, given.mel_bands) != (config.feature_type, config.mel_bands):
+        raise KwsError(f"--feature_type {given.feature_type} --mel_bands {given.mel_bands}: "
+                       f"--graph {g.path} takes Hello Edge's MFCCs")
     if given.dct_coefficient_count != config.dct_coefficient_count:
         raise KwsError(f"--dct_coefficient_count {given.dct_coefficient_count} does not match "
                        f"--graph {g.path}: its Mfcc keeps {config.dct_coefficient_count}")
@@ -508,7 +511,7 @@ def _labels(g, label_count, wanted_words):
 def import_graph(graph_path, *, model_architecture=None, model_size_info=None,
                  wanted_words=None, sample_rate=None, clip_duration_ms=None,
                  window_size_ms=None, window_stride_ms=None, dct_coefficient_count=None,
-                 feature_bits=None, feature_frac_bits=None):
+                 feature_type=None, mel_bands=None, feature_bits=None, feature_frac_bits=None):
     """Builds the kws_tf model of a Hello Edge frozen graph and loads all its weights.
 
     Arguments other than graph_path default to what the graph says; given, they must agree
@@ -519,7 +522,8 @@ def import_graph(graph_path, *, model_architecture=None, model_size_info=None,
     g = _Graph(read_graph(graph_path), graph_path)
     flags = {"sample_rate": sample_rate, "clip_duration_ms": clip_duration_ms,
              "window_size_ms": window_size_ms, "window_stride_ms": window_stride_ms,
-             "dct_coefficient_count": dct_coefficient_count, "feature_bits": feature_bits,
+             "dct_coefficient_count": dct_coefficient_count, "feature_type": feature_type,
+             "mel_bands": mel_bands, "feature_bits": feature_bits,
              "feature_frac_bits": feature_frac_bits}
     config = _feature_config(g, flags)
     if "labels_softmax" not in g.nodes:

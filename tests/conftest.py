@@ -12,6 +12,15 @@ SHARED = REPO.parent / "shared"
 FIXTURES = SHARED / "fixtures"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory):
+    """Simulated room banks go to a folder of the test session, not the user's cache."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("KWS_TF_CACHE", str(tmp_path_factory.mktemp("kws_tf_cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def fixtures_dir():
     """../shared/fixtures, or a clean skip in a user's clone that lacks it."""
@@ -81,3 +90,12 @@ def train_tiny(data_dir, work, steps=40, extra=()):
         "--learning_rate", "0.01", "--eval_step_interval", "20", "--save_step_interval", "20",
         "--batch_size", "20", "--json_out", out] + TINY_FEATURES + list(extra)) == 0
     return json.loads(out.read_text())
+
+
+def model_weights(prefix):
+    """{name: value} of the model's variables in checkpoint `prefix` (not the optimizer's)."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name.startswith("model/")}

@@ -7,7 +7,7 @@ import pytest
 
 from kws_tf import cli
 from kws_tf.config import (SIDECAR_VERSION, AugmentConfig, DataConfig, FeatureConfig, ModelSpec,
-                           add_data_flags, add_feature_flags, from_flags)
+                           add_data_flags, add_feature_flags, from_flags, resolve_features)
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint
 
@@ -20,6 +20,7 @@ SPEC = ModelSpec("ds_cnn_bf", (2, 48, 4, 4, 2, 2, 16, 3, 3, 1, 1), (49, 10),
 
 @pytest.mark.parametrize("settings", [
     FeatureConfig(), FeatureConfig(sample_rate=8000, feature_bits=6, feature_frac_bits=1),
+    FeatureConfig(feature_type="log_mel", mel_bands=64),
     DataConfig(), DataConfig(data_dir="d", wanted_words=("on", "off"), split="lists",
                              skip_bad_files=True, resampler="tfio", data_url=""),
     AugmentConfig(), AugmentConfig(time_shift_ms=0, background_frequency=1.0),
@@ -70,6 +71,7 @@ def test_an_old_sidecar_loads_with_default_features(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps(old))
     info = checkpoint.read_info(str(tmp_path / "c"))
     assert info["features"]["feature_bits"] == 0 and info["quantize"] is None
+    assert (info["features"]["feature_type"], info["features"]["mel_bands"]) == ("mfcc", 40)
     assert info["parameters"] == {"trainable": 10} and info["version"] == SIDECAR_VERSION
     assert ModelSpec.from_dict(old).features == FeatureConfig()
 
@@ -78,7 +80,7 @@ def test_an_old_sidecar_loads_with_default_features(tmp_path):
 def test_a_sidecar_of_an_unknown_version_is_one_clear_error(tmp_path, version):
     (tmp_path / "c.json").write_text(json.dumps({**SPEC.to_dict(), "version": version}))
     with pytest.raises(KwsError, match=r"c\.json: sidecar version .* is not one this kws-tf "
-                                       r"reads \(1 to 2\)"):
+                                       rf"reads \(1 to {SIDECAR_VERSION}\)"):
         checkpoint.read_info(str(tmp_path / "c"))
 
 
@@ -87,3 +89,22 @@ def test_a_sidecar_without_the_model_is_one_clear_error(tmp_path):
     with pytest.raises(KwsError, match="c.json: missing model_architecture, model_size_info, "
                                        "input_shape, features"):
         checkpoint.read_info(str(tmp_path / "c"))
+
+
+def test_given_feature_flags_must_agree_with_the_models_text_settings_too():
+    fixed = {"feature_type": "log_mel", "mel_bands": 64, "window_size_ms": 30.0}
+    config = resolve_features(fixed, {"window_size_ms": 30.0000001}, "the model")
+    assert config.shape == (98, 64)
+    with pytest.raises(KwsError, match="^--feature_type mfcc disagrees with the model, which "
+                                       "uses log_mel$"):
+        resolve_features(fixed, {"feature_type": "mfcc"}, "the model")
+    with pytest.raises(KwsError, match="--mel_bands 40 disagrees with the model, which uses 64"):
+        resolve_features(fixed, {"mel_bands": 40}, "the model")
+
+
+def test_log_mel_flags_give_the_log_mel_map():
+    parser = cli.ArgumentParser(prog="t")
+    add_feature_flags(parser)
+    args = parser.parse_args(["--feature_type", "log_mel", "--mel_bands", "64"])
+    assert from_flags(FeatureConfig, args).shape == (98, 64)
+    assert from_flags(FeatureConfig, parser.parse_args([])).shape == (98, 40)  # MFCCs

@@ -55,10 +55,51 @@ def test_frame_counts_are_hello_edges(window, stride, dct, shape):
     ({"window_size_ms": 1200}, "--window_size_ms"), ({"window_stride_ms": 0}, "--window_stride_ms"),
     ({"dct_coefficient_count": 41}, "--dct_coefficient_count"),
     ({"sample_rate": 0}, "--sample_rate"), ({"feature_bits": 1}, "--feature_bits"),
-    ({"feature_bits": 17}, "--feature_bits")])
+    ({"feature_bits": 17}, "--feature_bits"), ({"feature_type": "mel"}, "--feature_type"),
+    ({"feature_type": "log_mel", "mel_bands": 0}, "--mel_bands"),
+    ({"mel_bands": 64}, "--mel_bands")])
 def test_impossible_settings_name_the_flag(overrides, flag):
     with pytest.raises(KwsError, match=flag):
         FeatureConfig(**overrides).validate()
+
+
+def _mfcc_dct(log_mel, count):
+    """The Mfcc op's DCT (mfcc_dct.cc): sqrt(2 / C) cos(pi i (j + 0.5) / C), no special row."""
+    channels = log_mel.shape[-1]
+    i, j = np.meshgrid(np.arange(count), np.arange(channels), indexing="ij")
+    dct = np.sqrt(2.0 / channels) * np.cos(i * np.pi / channels * (j + 0.5))
+    return log_mel.astype(np.float64) @ dct.T
+
+
+@pytest.mark.parametrize("window, stride", [(30, 10), (40, 20)])
+def test_the_dct_of_log_mel_is_the_mfcc_ops_output(window, stride):
+    """Two implementations of the filterbank and log (ours, numpy-built; TF's Mfcc kernel)
+    agree: the Mfcc op's DCT of our 40 log mel bands gives its MFCCs."""
+    clips = np.stack([tone(300, amplitude=0.5),
+                      tone(1250, amplitude=0.05) + tone(3100, amplitude=0.2),
+                      np.random.default_rng(0).uniform(-0.3, 0.3, 16000).astype(np.float32),
+                      np.zeros(16000, np.float32)])
+    mfcc_config = FeatureConfig(window_size_ms=window, window_stride_ms=stride)
+    log_mel_config = FeatureConfig(window_size_ms=window, window_stride_ms=stride,
+                                   feature_type="log_mel")
+    log_mel = features.compute(clips, log_mel_config).numpy()
+    assert log_mel.shape == (4,) + log_mel_config.shape == (4, mfcc_config.shape[0], 40)
+    reference = features.compute(clips, mfcc_config).numpy()
+    assert np.abs(_mfcc_dct(log_mel, 40) - reference).max() < 2e-4
+    assert log_mel[3].max() == pytest.approx(np.log(1e-12))  # silence: the op's floor
+
+
+def test_log_mel_bands_cover_the_mfcc_range():
+    """64 bands: every band takes weight from some bin; a bin's weights sum to one (below the
+    top band's centre, past which only its falling side remains)."""
+    weights = features.mel_filterbank(16000, 257, 64)
+    assert weights.shape == (257, 64)
+    assert (weights.sum(axis=0) > 0).all()
+    sums = weights.sum(axis=1)[weights.sum(axis=1) > 0]
+    assert np.allclose(sums[:-4], 1.0) and (np.diff(sums[-5:]) < 0).all()
+    config = FeatureConfig(feature_type="log_mel", mel_bands=64)
+    assert config.shape == (98, 64)
+    assert features.compute(np.zeros((1, 16000), np.float32), config).shape == (1, 98, 64)
 
 
 def test_choose_frac_bits_and_quantize():

@@ -75,8 +75,8 @@ def test_inferred_settings_match_the_fixture_table(fixtures_dir, stem):
     assert tuple(info["input_shape"]) == row["input_shape"]
     assert info["features"] == {"sample_rate": 16000, "clip_duration_ms": 1000,
                                 "window_size_ms": 40, "window_stride_ms": row["stride_ms"],
-                                "dct_coefficient_count": 10, "feature_bits": 0,
-                                "feature_frac_bits": 0}
+                                "dct_coefficient_count": 10, "feature_type": "mfcc",
+                                "mel_bands": 40, "feature_bits": 0, "feature_frac_bits": 0}
     assert info["labels"] == (fixtures_dir / "hello_edge" / "labels.txt").read_text().split()
 
 
@@ -132,6 +132,8 @@ def test_flags_that_agree_are_accepted(fixtures_dir):
      r"samples \(40 ms at 16000 Hz\)"),
     ({"dct_coefficient_count": 40}, "--dct_coefficient_count 40 does not match"),
     ({"feature_bits": 6}, "--feature_bits 6: --graph .* takes Hello Edge's float MFCCs"),
+    ({"feature_type": "log_mel", "mel_bands": 64},
+     "--feature_type log_mel --mel_bands 64: --graph .* takes Hello Edge's MFCCs"),
     ({"wanted_words": "yes,no"}, "--wanted_words yes,no gives 4 labels"),
 ])
 def test_flags_that_disagree_name_flag_and_graph(fixtures_dir, flags, message):

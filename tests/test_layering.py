@@ -15,7 +15,7 @@ LAYERS = (
     ("kws_tf.models",),
     ("kws_tf.train", "kws_tf.quant", "kws_tf.nas"),
     ("kws_tf.export", "kws_tf.label", "kws_tf.hello_edge_import"),
-    ("kws_tf.commands", "kws_tf.evaluate", "kws_tf.profile"),
+    ("kws_tf.commands", "kws_tf.evaluate", "kws_tf.profile", "kws_tf.robustness"),
 )
 LEVEL = {unit: level for level, units in enumerate(LAYERS) for unit in units}
 

@@ -1,4 +1,4 @@
-"""``python -m kws_tf.features``: the MFCC feature map of a wav, as a model sees it.
+"""``python -m kws_tf.features``: the feature map (MFCC or log-mel) of a wav, as a model sees it.
 
     python -m kws_tf.features --wav clip.wav --window_size_ms 40 \
         --window_stride_ms 20 --dct_coefficient_count 10 [--quantize_bits 6]
@@ -17,7 +17,8 @@ from kws_tf.features import choose_frac_bits, quantize
 def _parser():
     parser = cli.ArgumentParser(
         prog="python -m kws_tf.features",
-        description="Print or save the MFCC feature map of a wav, frames as rows: exactly "
+        description="Print or save the feature map (MFCCs, or log-mel energies with "
+                    "--feature_type log_mel) of a wav, frames as rows: exactly "
                     "what a model trained with the same feature flags sees.")
     parser.add_argument("--wav", required=True, help="The wav file.")
     add_feature_flags(parser)
@@ -58,7 +59,8 @@ def main(argv=None):
             print(f"wrote {args.output_file}: {features.shape[0]} frames x "
                   f"{features.shape[1]} coefficients ({features.dtype})")
         else:
-            header = f"# {args.wav}: {features.shape[0]} frames (rows) x {features.shape[1]} MFCC"
+            kind = "log-mel bands" if config.feature_type == "log_mel" else "MFCC"
+            header = f"# {args.wav}: {features.shape[0]} frames (rows) x {features.shape[1]} {kind}"
             if args.quantize_bits:
                 header += (f", {args.quantize_bits}-bit integers = round(mfcc * 2**"
                            f"{report['input_frac_bits']})")

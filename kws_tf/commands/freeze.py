@@ -8,7 +8,8 @@ from training_flags.json in its train_dir); flags given must agree with them. An
 calibrated on training clips (data flags default to training's); a quantization-aware
 checkpoint needs none. Next to the output go ``<stem>_labels.txt`` (what label_wav.py reads)
 and, for TFLite, ``<stem>.cc`` / ``<stem>.h`` (a C array for TensorFlow Lite Micro) with
-``kws_mfcc.c`` / ``kws_mfcc.h`` (the MFCC front end in C the model needs). Every file
+``kws_mfcc.c`` / ``kws_mfcc.h`` (the MFCC front end in C the model needs; a log-mel model
+gets none: kws_mfcc.c computes MFCCs only). Every file
 is written atomically, and only after everything was computed, so a failed run leaves earlier
 files as they were.
 """
@@ -184,13 +185,18 @@ def labels_path(output_file):
     return os.path.splitext(output_file)[0] + "_labels.txt"
 
 
+def _feature_name(feature_config):
+    return "log-mel" if feature_config.feature_type == "log_mel" else "MFCC"
+
+
 def _frozen_files(model, info, feature_config, output_file):
     started = time.time()
     graph_def = frozen_graph.wav_graph_def(model, feature_config)
     seconds = time.time() - started
     ops = frozen_graph.op_counts(graph_def)
+    features = "LogMel" if feature_config.feature_type == "log_mel" else "Mfcc"
     print(f"frozen graph: {frozen_graph.WAV_INPUT} (wav file bytes) -> DecodeWav -> "
-          f"AudioSpectrogram -> Mfcc -> {info['model_architecture']} -> "
+          f"AudioSpectrogram -> {features} -> {info['model_architecture']} -> "
           f"{frozen_graph.SOFTMAX_OUTPUT} [1, {len(info['labels'])}], {len(graph_def.node)} nodes "
           f"({seconds:.1f} s)\n  ops: {_op_list(ops)}")
     figures = {"ops": ops, "nodes": len(graph_def.node), "input": frozen_graph.WAV_INPUT,
@@ -211,7 +217,8 @@ def _calibration(args, flags, info, feature_config):
     seconds = time.time() - started
     print(f"representative data: {len(samples)} of the {split_size} training clips of "
           f"{data_dir}, augmented as in training ({seconds:.1f} s)\n"
-          f"  MFCC values {raw.min():.1f} to {raw.max():.1f}; int8 input range {low:.1f} to "
+          f"  {_feature_name(feature_config)} values {raw.min():.1f} to {raw.max():.1f}; int8 "
+          f"input range {low:.1f} to "
           f"{high:.1f} (--calibration_percentile {args.calibration_percentile:g})")
     return samples, {"representative_samples": len(samples), "input_range": [low, high],
                      "representative_range": [float(raw.min()), float(raw.max())],
@@ -237,13 +244,17 @@ def _tflite_files(args, flags, model, info, feature_config, output_file):
                    output=description["output"], c_array=tflite.c_name(stem),
                    tflm=_tflm_arena(flatbuffer))
     return {output_file: flatbuffer,
-            **tflite.c_files(flatbuffer, stem, description, info["labels"],
-                             FeatureConfig(**info["features"])),
-            **_front_end_files(os.path.dirname(output_file))}, figures
+            **tflite.c_files(flatbuffer, stem, description, info["labels"], feature_config),
+            **_front_end_files(os.path.dirname(output_file), feature_config)}, figures
 
 
-def _front_end_files(folder):
-    """kws_mfcc.c and kws_mfcc.h, the MFCC front end in C the model's features need."""
+def _front_end_files(folder, feature_config):
+    """kws_mfcc.c and kws_mfcc.h, the MFCC front end in C the model's features need (none for
+    log-mel features, which kws_mfcc.c does not compute)."""
+    if feature_config.feature_type == "log_mel":
+        print("  no C front end written: kws_mfcc.c computes MFCCs, and this model takes "
+              "log-mel features (compute them on the device as kws_tf.features.log_mel does)")
+        return {}
     return {os.path.join(folder, name): hardware.c_source(name)
             for name in ("kws_mfcc.c", "kws_mfcc.h")}
 
@@ -259,7 +270,7 @@ def _print_tflite(quantize, description, seconds):
     print(f"  ops: {_op_list(description['ops'])}")
     if description["input"]["scale"] is not None:
         inp, out = description["input"], description["output"]
-        print(f"  on the MCU, each MFCC value x: q = clamp(round(x / {inp['scale']:.8g})"
+        print(f"  on the MCU, each feature value x: q = clamp(round(x / {inp['scale']:.8g})"
               f"{_plus(inp['zero_point'])}, -128, 127); probability = (q"
               f"{_plus(-out['zero_point'])}) * {out['scale']:.8g}")
 
@@ -307,7 +318,8 @@ def freeze(args):
     print(f"checkpoint: {chosen}" + (f" ({prefix})" if chosen != prefix else ""))
     print(f"model: {info['model_architecture']} --model_size_info "
           f"{' '.join(map(str, info['model_size_info']))} ({parameters:,} trainable parameters), "
-          f"input {frames} frames x {dct} MFCC, {len(info['labels'])} labels")
+          f"input {frames} frames x {dct} {_feature_name(feature_config)}, "
+          f"{len(info['labels'])} labels")
     if output_format == "pb":
         files, figures = _frozen_files(model, info, feature_config, args.output_file)
     else:

@@ -1,6 +1,6 @@
 """``python -m kws_tf.hello_edge_import``: a published Hello Edge graph into a checkpoint."""
 from kws_tf import cli
-from kws_tf.config import FEATURE_FLAGS, add_feature_flags
+from kws_tf.config import FEATURE_FLAGS, add_feature_flags, setting_text
 from kws_tf.hello_edge_import import (DEFAULT_SAMPLE_RATE, HELLO_EDGE_WANTED_WORDS,
                                       import_graph)
 from kws_tf.models import checkpoint
@@ -8,7 +8,7 @@ from kws_tf.models import checkpoint
 
 def _flag_line(info):
     f = info["features"]
-    return " ".join(f"--{flag} {f[flag]:g}" for flag in FEATURE_FLAGS)
+    return " ".join(f"--{flag} {setting_text(f[flag])}" for flag in FEATURE_FLAGS)
 
 
 def _parser():

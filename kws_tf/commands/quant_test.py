@@ -221,6 +221,17 @@ def run(args):
     return figures
 
 
+def integer_graph_of(prefix, info, index, feature_config):
+    """The integer graph quant_test.py builds for a checkpoint with its default flags."""
+    args, _ = _integer_flags(build_parser().parse_args(["--checkpoint", prefix]), info, prefix)
+    model = restore.build_and_restore(prefix, info)
+    if (info.get("quantize") or {}).get("mode") == qat.MODE:
+        model = _float_model(prefix, info, model)
+    stages = extract.float_stages(model, info["model_architecture"], args.fold_biases,
+                                  where=f"--checkpoint {prefix}")
+    return _integer_graph(args, stages, index, feature_config)[0]
+
+
 def _float_model(prefix, info, qat_model):
     """A new float model with the checkpoint's weights; a QAT checkpoint's come from its
     `qat_model` (without the quantizers), so rounding and the integer graph see plain layers."""

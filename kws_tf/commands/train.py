@@ -10,12 +10,16 @@ from kws_tf.config import (
     FeatureConfig,
     add_data_flags,
     add_feature_flags,
+    add_flags,
+    add_multi_condition_flags,
     from_flags,
 )
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint
 from kws_tf.quant import integer_sim, qat
 from kws_tf.train import loop
+from kws_tf.train.curriculum import CurriculumConfig
+from kws_tf.train.data_parameters import DataParametersConfig
 
 
 def _bool(text):
@@ -33,6 +37,10 @@ def build_parser():
         prog="train.py",
         description="Train a keyword spotting model with Hello Edge's flags (see README).")
     add_data_flags(parser)
+    add_multi_condition_flags(parser)
+    group = parser.add_argument_group("curriculum and data parameters (docs/robustness.md)")
+    add_flags(group, CurriculumConfig)
+    add_flags(group, DataParametersConfig)
     add_feature_flags(parser)
     models.add_model_flags(parser)
     group = parser.add_argument_group("training (as Hello Edge)")
@@ -130,6 +138,8 @@ def resolve(args):
     """The run's TrainSettings from the parsed flags (which stay as parsed)."""
     features = from_flags(FeatureConfig, args)
     augment = from_flags(AugmentConfig, args)
+    curriculum = from_flags(CurriculumConfig, args)
+    curriculum.check_augment(augment)
     data = from_flags(DataConfig, args)
     steps, rates = parse_schedule(args)
     _check_intervals(args)
@@ -150,7 +160,8 @@ def resolve(args):
         seed=args.seed, train_dir=args.train_dir, summaries_dir=args.summaries_dir,
         start_checkpoint=start, check_nans=args.check_nans,
         distribution_strategy=args.distribution_strategy,
-        calibration_samples=args.calibration_samples, flags=flags)
+        calibration_samples=args.calibration_samples, flags=flags, curriculum=curriculum,
+        data_parameters=from_flags(DataParametersConfig, args))
 
 
 def main(argv=None):

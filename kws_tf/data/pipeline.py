@@ -8,13 +8,11 @@ noise from (seed, s) through stateless random ops. So the same seed gives the sa
 batches and augmentation however many threads run the map calls, and a run
 resumed at step s sees exactly the batches an uninterrupted run would.
 
-Augmentation follows Hello Edge's ``get_data`` for training only: a time shift
-drawn from [-shift, shift), then with probability ``background_frequency`` a
-random window of a random ``_background_noise_`` file at a gain drawn from
-[0, background_volume), the sum clipped to [-1, 1]. Silence items are zeros
-(plus that noise in training). Augmentation and features run on whole
-batches (one AudioSpectrogram/Mfcc call per batch), several batches in
-parallel.
+Augmentation (kws_tf.data.augment) follows Hello Edge's ``get_data`` for
+training only, with noise at a signal-to-noise ratio and reverberation as
+options. Silence items are zeros (plus noise in training). Augmentation and
+features run on whole batches (one AudioSpectrogram/Mfcc call per batch),
+several batches in parallel.
 """
 
 import numpy as np
@@ -23,6 +21,7 @@ import tensorflow as tf
 from kws_tf import features
 from kws_tf.config import DEFAULT_RESAMPLER
 from kws_tf.data import speech_commands
+from kws_tf.data.augment import Augmenter
 from kws_tf.data.wav import read_wav
 from kws_tf.errors import KwsError
 
@@ -123,13 +122,16 @@ class SplitData:
         """Every clip once, in index order, unaugmented; features are cached after one pass."""
         config = self.feature_config
         dataset = tf.data.Dataset.from_tensor_slices((self.audio, self.labels)).batch(batch_size)
-        return (dataset.map(lambda audio, label: (features.mfcc(
+        return (dataset.map(lambda audio, label: (features.compute(
                     tf.cast(audio, tf.float32) / 32768.0, config), label),
                     num_parallel_calls=AUTOTUNE)
                 .cache().prefetch(AUTOTUNE))
 
-    def train_dataset(self, batch_size, augment, seed, start_step=0):
-        """Endless shuffled, augmented batches; `start_step` resumes the stream mid-way."""
+    def train_dataset(self, batch_size, augment, seed, start_step=0, rooms=None,
+                      with_index=False):
+        """Endless shuffled, augmented batches; `start_step` resumes the stream mid-way.
+        `rooms`: the impulse responses of --reverb_probability; `with_index` adds each clip's
+        index in the split (for per-clip data parameters)."""
         config = self.feature_config
         size = len(self)
         if size == 0:
@@ -142,11 +144,13 @@ class SplitData:
         def epoch_order(epoch):
             return tf.data.Dataset.from_tensor_slices(_epoch_order(size, seed, epoch))
 
+        augmenter = Augmenter(config, augment, self.background, rooms)
+
         def batch(step, indices):
             clips = tf.cast(tf.gather(audio, indices), tf.float32) / 32768.0
             key = tf.stack([tf.constant(seed, tf.int64), step])
-            clips = self._augment(clips, key, augment)
-            return features.mfcc(clips, config), tf.gather(labels, indices)
+            pair = features.compute(augmenter(clips, key), config), tf.gather(labels, indices)
+            return pair + (tf.cast(indices, tf.int32),) if with_index else pair
 
         return (tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)
                 .flat_map(epoch_order)
@@ -165,36 +169,6 @@ class SplitData:
         start = first - epochs[0] * size
         return [self.paths[i] for i in order[start:start + batch_size]]
 
-    def _augment(self, clips, key, augment):
-        """Hello Edge's time shift and noise mixing, drawn per clip from `key`, batch at once."""
-        batch_size = tf.shape(clips)[0]
-        samples = self.feature_config.desired_samples
-        keys = tf.random.experimental.stateless_split(key, 5)
-        shift_samples = int(augment.time_shift_ms * self.feature_config.sample_rate / 1000)
-        # Per-row slices (map_fn) cost a third of element-wise gathers here.
-        if shift_samples > 0:
-            # A shift s > 0 delays the audio (zeros in front), s < 0 advances it.
-            shift = tf.random.stateless_uniform([batch_size], keys[0], -shift_samples,
-                                                shift_samples, dtype=tf.int32)
-            padded = tf.pad(clips, [[0, 0], [shift_samples, shift_samples]])
-            clips = tf.map_fn(lambda row: tf.slice(row[0], [shift_samples - row[1]], [samples]),
-                              (padded, shift), fn_output_signature=tf.float32)
-        if self.background is not None:
-            noise, starts, lengths = self.background
-            which = tf.random.stateless_uniform([batch_size], keys[1], 0, len(starts),
-                                                dtype=tf.int32)
-            room = tf.cast(tf.gather(lengths, which) - samples + 1, tf.float64)
-            offset = tf.cast(tf.random.stateless_uniform([batch_size], keys[2],
-                                                         dtype=tf.float64) * room, tf.int64)
-            window = tf.map_fn(lambda first: tf.slice(noise, [first], [samples]),
-                               tf.gather(starts, which) + offset, fn_output_signature=tf.float32)
-            use = tf.random.stateless_uniform([batch_size], keys[3]) < augment.background_frequency
-            gain = tf.random.stateless_uniform([batch_size], keys[4], 0.0,
-                                               augment.background_volume)
-            gain = tf.where(use, gain, 0.0)[:, tf.newaxis]
-            clips = tf.clip_by_value(clips + gain * window, -1.0, 1.0)
-        return clips
-
 
 def load_splits(index, feature_config, splits=("training", "validation", "testing")):
     """SplitData for each requested split; training gets the background noise."""
@@ -212,4 +186,4 @@ def clip_features(path, config, resampler=DEFAULT_RESAMPLER):
     """Feature map [frames, dct] of one wav file (any format the reader converts)."""
     audio = read_wav(path, config.sample_rate, resampler)
     audio = features.pad_or_trim(audio, config.desired_samples)
-    return features.mfcc(audio[np.newaxis, :], config).numpy()[0]
+    return features.compute(audio[np.newaxis, :], config).numpy()[0]

@@ -8,6 +8,9 @@ graph keeps its names, in its order:
     AudioSpectrogram      magnitude squared
     Mfcc                  40 mel channels, 20-4000 Hz, at the wav header's sample rate
                           (then, for --feature_bits, Mul, Round, ClipByValue, RealDiv)
+                          or, for --feature_type log_mel, Sqrt, the MatMul with the
+                          filterbank constant `mel_weights` (at the model's sample rate),
+                          Maximum (the 1e-12 floor) and `LogMel` (Log)
     Reshape               the flat fingerprint [1, frames * dct]
     Reshape_1             back to [1, frames, dct], the model's input
     ...                   the model, in inference mode (batch norm uses its moving statistics)
@@ -41,7 +44,7 @@ _PLUMBING = {"Const", "Identity", "NoOp", "Placeholder"}
 
 def wav_graph_def(model, feature_config):
     """The frozen GraphDef: wav file bytes in (`wav_data:0`), `labels_softmax:0` out."""
-    frames, dct = feature_config.shape
+    frames, dct = feature_config.shape  # dct: the mel bands of log_mel features
 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="wav_data")])
     def wav_to_softmax(wav_data):
@@ -52,12 +55,15 @@ def wav_graph_def(model, feature_config):
             input=decoded.audio, window_size=feature_config.window_size_samples,
             stride=feature_config.window_stride_samples, magnitude_squared=True,
             name="AudioSpectrogram")
-        mfcc = tf.raw_ops.Mfcc(
-            spectrogram=spectrogram, sample_rate=decoded.sample_rate,
-            upper_frequency_limit=MFCC_UPPER_FREQUENCY_LIMIT,
-            lower_frequency_limit=MFCC_LOWER_FREQUENCY_LIMIT,
-            filterbank_channel_count=MFCC_FILTERBANK_CHANNELS,
-            dct_coefficient_count=dct, name="Mfcc")
+        if feature_config.feature_type == "log_mel":
+            mfcc = features.log_mel_energies(spectrogram, feature_config)
+        else:
+            mfcc = tf.raw_ops.Mfcc(
+                spectrogram=spectrogram, sample_rate=decoded.sample_rate,
+                upper_frequency_limit=MFCC_UPPER_FREQUENCY_LIMIT,
+                lower_frequency_limit=MFCC_LOWER_FREQUENCY_LIMIT,
+                filterbank_channel_count=MFCC_FILTERBANK_CHANNELS,
+                dct_coefficient_count=dct, name="Mfcc")
         mfcc = features.quantize_tf(mfcc, feature_config)  # --feature_bits, else as it is
         fingerprint = tf.reshape(mfcc, [-1, frames * dct], name="Reshape")
         feature_map = tf.reshape(fingerprint, [-1, frames, dct], name="Reshape_1")

@@ -222,6 +222,9 @@ def feature_header(feature_config, graph):
     The C front end rounds the MFCCs once, to the graph's input width and scale; features
     already rounded in training (--feature_bits) must have been rounded to the same."""
     config = feature_config
+    if config.feature_type != "mfcc":
+        raise KwsError(f"--export_dir: the model takes --feature_type {config.feature_type} "
+                       "features, and the C front end (kws_mfcc.c) computes MFCCs only")
     if config.feature_bits and (config.feature_bits, config.feature_frac_bits) != (
             graph.input_bits, graph.input_frac_bits):
         raise KwsError(f"--export_dir: the model was trained on {config.feature_bits}-bit "

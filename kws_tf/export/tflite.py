@@ -1,8 +1,9 @@
-"""TFLite flatbuffers of a model's network on MFCC input, and their C arrays for TFLite Micro.
+"""TFLite flatbuffers of a model's network on feature input, and their C arrays for TFLite Micro.
 
 DecodeWav, AudioSpectrogram and Mfcc are not TFLite builtins, and a microcontroller computes
 its features in C anyway, so the flatbuffer holds ``softmax(model(mfcc))`` for one clip:
-input [1, frames, dct] (what ``kws_tf.features.mfcc`` computes), output [1, labels].
+input [1, frames, dct] (what ``kws_tf.features.compute`` computes: MFCCs, or log-mel
+bands), output [1, labels]. The input tensor is named `mfcc` either way.
 
 Full-integer int8 models have int8 input and output. A float model is calibrated on a
 representative set of feature maps; a quantization-aware model (tfmot) already carries its
@@ -163,9 +164,7 @@ def c_files(tflite_bytes, stem, description, labels, feature_config):
               f"constexpr int {name}_frames = {frames};",
               f"constexpr int {name}_coefficients = {dct};",
               f"constexpr int {name}_label_count = {len(labels)};",
-              "// The features it takes: kws_mfcc.c / kws_mfcc.h, configured with",
-              "// kws_mfcc_default_config(&config, sample_rate, window_ms, stride_ms,",
-              "//                         coefficients).",
+              *_front_end_comment(config),
               f"constexpr int {name}_sample_rate = {config.sample_rate};",
               f"constexpr float {name}_window_ms = {float(config.window_size_ms)!r}f;",
               f"constexpr float {name}_stride_ms = {float(config.window_stride_ms)!r}f;",
@@ -191,3 +190,13 @@ def c_files(tflite_bytes, stem, description, labels, feature_config):
                f"const char* const {name}_labels[] = {{"]
             + [f"    {json.dumps(label)}," for label in labels] + ["};", ""])
     return {f"{stem}.cc": "\n".join(body).encode(), f"{stem}.h": "\n".join(header).encode()}
+
+
+def _front_end_comment(config):
+    """What computes the model's features on the device, as header comment lines."""
+    if config.feature_type == "log_mel":
+        return [f"// The features it takes: {config.mel_bands} log mel filterbank energies "
+                "per frame (kws_tf.features.log_mel);", "// kws_mfcc.c does not compute them."]
+    return ["// The features it takes: kws_mfcc.c / kws_mfcc.h, configured with",
+            "// kws_mfcc_default_config(&config, sample_rate, window_ms, stride_ms,",
+            "//                         coefficients)."]

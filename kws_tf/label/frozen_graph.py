@@ -2,10 +2,10 @@
 
 The graph is imported unchanged and run with a tf.compat.v1 Session, one clip per run:
 its `wav_data` placeholder takes a whole wav file and its own DecodeWav, AudioSpectrogram
-and Mfcc nodes make the features, so the scores are those the graph's authors saw. Audio
-is re-encoded as 16-bit mono PCM at the model's rate before feeding: that is lossless for
-16-bit files, DecodeWav reads nothing else, and a file at another rate would silently give
-features unlike the training ones (the graph's windows are counted in samples).
+and Mfcc (or log-mel) nodes make the features, so the scores are those the graph's authors
+saw. Audio is re-encoded as 16-bit mono PCM at the model's rate before feeding: that is
+lossless for 16-bit files, DecodeWav reads nothing else, and a file at another rate would
+silently give features unlike the training ones (the graph's windows are counted in samples).
 """
 import io
 
@@ -65,7 +65,8 @@ class FrozenGraphModel:
             raise KwsError(f"{flag} {name}: no such tensor in --graph {self.path}") from None
 
     def _fixed_features(self, graph_def, sample_rate):
-        """Settings in ms that the graph's DecodeWav, AudioSpectrogram and Mfcc nodes fix."""
+        """Settings that the graph's DecodeWav, AudioSpectrogram and Mfcc (or log-mel
+        filterbank, `mel_weights`) nodes fix."""
         def ms(samples):
             return samples * 1000.0 / sample_rate
 
@@ -78,8 +79,12 @@ class FrozenGraphModel:
             elif node.op == "AudioSpectrogram" and "window_size_ms" not in fixed:
                 fixed["window_size_ms"] = ms(node.attr["window_size"].i)
                 fixed["window_stride_ms"] = ms(node.attr["stride"].i)
-            elif node.op == "Mfcc" and "dct_coefficient_count" not in fixed:
+            elif node.op == "Mfcc" and "feature_type" not in fixed:
                 fixed["dct_coefficient_count"] = node.attr["dct_coefficient_count"].i
+                fixed["feature_type"] = "mfcc"
+            elif node.name == "mel_weights" and "feature_type" not in fixed:
+                fixed["mel_bands"] = node.attr["value"].tensor.tensor_shape.dim[1].size
+                fixed["feature_type"] = "log_mel"
         return fixed
 
 

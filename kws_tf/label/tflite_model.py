@@ -1,7 +1,7 @@
-"""A TFLite model, fed the MFCC feature map it was trained on.
+"""A TFLite model, fed the MFCC (or log-mel) feature map it was trained on.
 
 A .tflite model holds only the network, so the features are computed here with
-``kws_tf.features.mfcc`` (Hello Edge's kernels) and the settings recorded in the model's
+``kws_tf.features.compute`` (Hello Edge's kernels) and the settings recorded in the model's
 kws_tf metadata, or the feature flags for a model without it. Integer models get their
 input quantized with the input tensor's scale and zero point (the metadata's, if the
 tensor has none) and their output dequantized; a model that ends in logits rather than a
@@ -13,7 +13,7 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
 from kws_tf import cli
-from kws_tf import features as mfcc_features
+from kws_tf import features as kws_features
 from kws_tf.config import resolve_features
 from kws_tf.errors import KwsError
 from kws_tf.export import interpreter
@@ -73,9 +73,9 @@ class TfliteModel:
         """Scores [len(clips), outputs] for 1-D float clips at the model's rate."""
         rows = []
         for start in range(0, len(clips), _FEATURE_BATCH):
-            audio = np.stack([mfcc_features.pad_or_trim(clip, self.features.desired_samples)
+            audio = np.stack([kws_features.pad_or_trim(clip, self.features.desired_samples)
                               for clip in clips[start:start + _FEATURE_BATCH]])
-            for feature_map in mfcc_features.mfcc(audio, self.features).numpy():
+            for feature_map in kws_features.compute(audio, self.features).numpy():
                 rows.append(self._invoke(feature_map))
         scores = np.stack(rows)
         if not self._ends_in_softmax:
@@ -104,12 +104,14 @@ class TfliteModel:
         shape = [int(n) for n in self._input["shape"]]
         if int(np.prod(shape)) != frames * coefficients:
             config = self.features
+            count = (f"--mel_bands {coefficients}" if config.feature_type == "log_mel"
+                     else f"--dct_coefficient_count {coefficients}")
             raise KwsError(
                 f"--graph {self.path} takes input {shape}, but the feature settings give "
                 f"{frames} frames x {coefficients} coefficients (--clip_duration_ms "
                 f"{config.clip_duration_ms:g}, --window_size_ms {config.window_size_ms:g}, "
-                f"--window_stride_ms {config.window_stride_ms:g}, --dct_coefficient_count "
-                f"{coefficients}): give the model's feature flags")
+                f"--window_stride_ms {config.window_stride_ms:g}, {count}): give the model's "
+                "feature flags")
 
     def _quantization(self, details, which):
         """(scale, zero_point) of an integer tensor, None for a float one."""

@@ -6,7 +6,8 @@ logits (no softmax). Each module has ``LAYOUT`` (what its --model_size_info mean
 ``model(model_size_info, input_shape, label_count)`` (a tf_keras functional Model).
 """
 from kws_tf.errors import KwsError
-from kws_tf.models import basic_lstm, cnn, crnn, dnn, ds_cnn, ds_cnn_bf, gru, lstm, nas
+from kws_tf.models import (basic_lstm, cnn, convmixer, crnn, dnn, ds_cnn, ds_cnn_bf, gru, lstm,
+                           nas)
 
 ARCHITECTURES = {
     "dnn": dnn,
@@ -18,6 +19,7 @@ ARCHITECTURES = {
     "ds_cnn": ds_cnn,
     "ds_cnn_bf": ds_cnn_bf,
     "nas": nas,
+    "convmixer": convmixer,
 }
 
 
@@ -42,9 +44,13 @@ def build_model(architecture, model_size_info, input_shape, label_count, net_con
 
 
 def size_info_for(architecture, model_size_info):
-    """--model_size_info as given, except that nas ignores the default (it takes no numbers)."""
-    if architecture == "nas" and list(model_size_info or []) == list(DEFAULT_MODEL_SIZE_INFO):
-        return []
+    """--model_size_info as given, except for the default (ds_cnn_bf's): nas ignores it (it
+    takes no numbers) and convmixer takes its own."""
+    if list(model_size_info or []) == list(DEFAULT_MODEL_SIZE_INFO):
+        if architecture == "nas":
+            return []
+        if architecture == "convmixer":
+            return list(convmixer.DEFAULT_SIZE_INFO)
     return list(model_size_info) if model_size_info is not None else None
 
 

@@ -9,8 +9,9 @@ is one JSON object; ``load`` needs these keys (others, such as provenance, are k
     input_shape         [frames, dct]: the feature map the model takes
     labels              [str], one per output, in output order
     features            {sample_rate, clip_duration_ms, window_size_ms, window_stride_ms,
-                         dct_coefficient_count, feature_bits, feature_frac_bits}: the feature
-                         flags (kws_tf.FeatureConfig)
+                         dct_coefficient_count, feature_type, mel_bands, feature_bits,
+                         feature_frac_bits}: the feature flags (kws_tf.FeatureConfig; those
+                         an older sidecar lacks take their defaults)
 
 and, optional, ``quantize``: null for a float model, else how it was quantization-aware
 trained: mode "tfmot" (kws_tf.quant.qat; the model is rebuilt with its QAT wrappers) or
@@ -35,6 +36,8 @@ from kws_tf.config import (
     add_feature_flags,
     from_flags,
     parse_wanted_words,
+    same_setting,
+    setting_text,
 )
 from kws_tf.errors import KwsError
 
@@ -142,9 +145,10 @@ def info_from_flags(args, prefix, labels=None):
             raise KwsError(f"--{key} {_text(value)} does not match --checkpoint {prefix}, "
                            f"which has {_text(info[key])}")
     for key, value in given.items():
-        if float(value) != float(info["features"][key]):
-            raise KwsError(f"--{key} {value:g} does not match --checkpoint {prefix}, which "
-                           f"was trained with {info['features'][key]:g}")
+        if not same_setting(value, info["features"][key]):
+            raise KwsError(f"--{key} {setting_text(value)} does not match --checkpoint "
+                           f"{prefix}, which was trained with "
+                           f"{setting_text(info['features'][key])}")
     models.architecture_module(info["model_architecture"]).params(info["model_size_info"])
     return info
 

@@ -46,7 +46,8 @@ def apply(model, architecture, quantize):
     if quantize.get("mode") != MODE:
         raise KwsError(f"quantization mode {quantize.get('mode')!r} is not {MODE!r}")
     if architecture not in ARCHITECTURES:
-        raise KwsError(f"--quantize: tfmot cannot quantize {architecture} (recurrent cells); "
+        why = "layer norms" if architecture == "convmixer" else "recurrent cells"
+        raise KwsError(f"--quantize: tfmot cannot quantize {architecture} ({why}); "
                        f"QAT supports {', '.join(ARCHITECTURES)}")
     weight_bits, activation_bits = quantize["weight_bits"], quantize["activation_bits"]
     if architecture == "nas":

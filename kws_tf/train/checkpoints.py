@@ -99,16 +99,31 @@ class CheckpointKeeper:
     def latest(self):
         return self.state["latest"][-1] if self.state["latest"] else None
 
-    def save_latest(self, step):
-        """Writes <arch>.ckpt-<step>, then names it in the state; keeps the last two."""
+    def save_latest(self, step, extra=None):
+        """Writes <arch>.ckpt-<step>, then names it in the state; keeps the last two. `extra`
+        (JSON) is kept with it: what else a resumed run needs (``latest_extra``)."""
         prefix = latest_prefix(self.train_dir, self.sidecar["model_architecture"], step)
         if prefix == self.latest:
             return prefix
         self._write(prefix)
         self.state["latest"] = (self.state["latest"] + [prefix])[-KEEP_LATEST:]
+        if extra is not None:
+            kept = self.state.get("extra", {})
+            self.state["extra"] = {key: kept[key] for key in self.state["latest"] if key in kept}
+            self.state["extra"][prefix] = dict(extra)
         self._commit()
         self.remove_unlisted()
         return prefix
+
+    @property
+    def latest_extra(self):
+        """What save_latest kept with the latest checkpoint, or None."""
+        return self.state.get("extra", {}).get(self.latest)
+
+    def reset_best(self):
+        """Lets the next evaluation become the best whatever its accuracy (a new curriculum
+        stage); earlier best checkpoints stay on disk."""
+        self.state["best_accuracy"] = None
 
     def save_best(self, step, accuracy):
         prefix = best_prefix(self.train_dir, self.sidecar["model_architecture"], accuracy, step)

@@ -22,12 +22,21 @@ import tf_keras as keras
 from kws_tf import cli, data, models
 from kws_tf import progress as kws_progress
 from kws_tf.config import AugmentConfig, DataConfig, FeatureConfig, ModelSpec
+from kws_tf.data import augment as augmentation
 from kws_tf.data import pipeline, speech_commands
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint as model_checkpoint
 from kws_tf.models import net_config as nc
 from kws_tf.quant import integer_sim, qat
 from kws_tf.train import checkpoints, summaries
+from kws_tf.train.curriculum import (
+    SNR_STAGES,
+    Curriculum,
+    CurriculumConfig,
+    criterion,
+    stage_augment,
+)
+from kws_tf.train.data_parameters import DataParameters, DataParametersConfig
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
 
@@ -57,6 +66,8 @@ class TrainSettings:
     distribution_strategy: str
     calibration_samples: int
     flags: dict  # what training_flags.json records
+    curriculum: CurriculumConfig = CurriculumConfig()
+    data_parameters: DataParametersConfig = DataParametersConfig()
 
     @property
     def integer(self):
@@ -111,16 +122,29 @@ def check_same_model(info, expected, where):
 _PREDICTORS = weakref.WeakKeyDictionary()  # one traced function per model, not per call
 
 
-def evaluate(model, dataset, label_count):
-    """(accuracy, confusion matrix [true, predicted], count) in inference mode."""
+def evaluate(model, dataset, label_count, with_loss=False):
+    """(accuracy, confusion matrix [true, predicted], count) in inference mode, and the mean
+    cross-entropy `with_loss`."""
     if model not in _PREDICTORS:
-        _PREDICTORS[model] = tf.function(lambda x: tf.argmax(model(x, training=False), axis=-1))
+        _PREDICTORS[model] = tf.function(lambda x, y: _predict(model, x, y))
     predict = _PREDICTORS[model]
     confusion = np.zeros((label_count, label_count), np.int64)
+    loss = 0.0
     for batch, labels in dataset:
-        np.add.at(confusion, (labels.numpy(), predict(batch).numpy()), 1)
+        predicted, losses = predict(batch, labels)
+        np.add.at(confusion, (labels.numpy(), predicted.numpy()), 1)
+        loss += float(tf.reduce_sum(losses))
     total = int(confusion.sum())
-    return (float(np.trace(confusion) / total) if total else 0.0), confusion, total
+    accuracy = float(np.trace(confusion) / total) if total else 0.0
+    if with_loss:
+        return accuracy, confusion, total, loss / max(total, 1)
+    return accuracy, confusion, total
+
+
+def _predict(model, batch, labels):
+    logits = model(batch, training=False)
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(tf.cast(labels, tf.int32), logits)
+    return tf.argmax(logits, axis=-1), losses
 
 
 def format_confusion(confusion, labels):
@@ -144,9 +168,12 @@ class _Run:
     splits: dict
     info: dict
     keeper: object
+    rooms: object = None  # the impulse responses reverberation draws from
+    curriculum: object = None
     model: object = None
     saved: object = None  # what checkpoints hold: the integer simulation keeps float weights
     optimizer: object = None
+    data_parameters: object = None
     writers: object = None
 
 
@@ -160,7 +187,9 @@ def train(settings):
     _run_steps(settings, run, schedule, total_steps, start_step)
     train_seconds = time.time() - started
     test_accuracy, confusion, count = _test(settings, run, total_steps)
-    return {"best_checkpoint": run.keeper.state["best"], "latest_checkpoint": run.keeper.latest,
+    written = _write_data_parameters(settings, run)
+    return {**written, **_curriculum_figures(run),
+            "best_checkpoint": run.keeper.state["best"], "latest_checkpoint": run.keeper.latest,
             "best_validation_accuracy": run.keeper.state["best_accuracy"],
             "test_accuracy": test_accuracy, "test_count": count,
             "test_confusion_matrix": confusion.tolist(), "labels": run.index.words_list,
@@ -198,7 +227,23 @@ def _prepare(settings):
             # The scale and shifts chosen when the run started stay; given ones must agree.
             info["quantize"] = integer_sim.resumed(settings.quantize, latest.get("quantize"))
         check_same_model(latest, info, f"--train_dir {settings.train_dir}")
-    return _Run(strategy, chief, train_dir, index, splits, info, keeper)
+    run = _Run(strategy, chief, train_dir, index, splits, info, keeper)
+    _prepare_conditions(settings, run)
+    return run
+
+
+def _prepare_conditions(settings, run):
+    """The rooms and the curriculum state of a multi-condition run (none for Hello Edge's)."""
+    augment = settings.augment
+    if settings.curriculum.enabled:
+        run.curriculum = Curriculum(settings.curriculum, run.train_dir, run.keeper.latest_extra)
+        augment = stage_augment(augment, len(SNR_STAGES) - 1)
+    if (augment.background_snr_db or settings.curriculum.enabled) \
+            and not run.index.background_files:
+        raise KwsError(f"--data_dir {settings.data.data_dir} has no _background_noise_ files "
+                       "to mix at --background_snr_db / --curriculum's ratios")
+    run.rooms = augmentation.rooms_for(augment, settings.seed, settings.features.sample_rate,
+                                       run.index.resampler)
 
 
 def _build(settings, run, schedule):
@@ -226,6 +271,10 @@ def _build(settings, run, schedule):
         run.model = model
         run.optimizer = keras.optimizers.Adam(learning_rate=schedule)
         run.optimizer.build(model.trainable_variables)
+        if settings.data_parameters.data_parameters:
+            run.data_parameters = DataParameters(settings.data_parameters,
+                                                 len(run.index.words_list),
+                                                 len(run.splits["training"]))
     print(f"Total number of Parameters: "
           f"{int(sum(np.prod(v.shape) for v in model.trainable_variables))}")
     _resume(settings, run, start_sidecar, float_start)
@@ -250,8 +299,9 @@ def _integer_model(settings, run, model, start_sidecar):
 def _resume(settings, run, start_sidecar, float_start):
     """Restores the latest checkpoint (with the optimizer) or --start_checkpoint's weights;
     the chief writes the labels and the flags."""
+    extra = {"data_parameters": run.data_parameters} if run.data_parameters else {}
     checkpoint = run.keeper.checkpoint = tf.train.Checkpoint(model=run.saved,
-                                                             optimizer=run.optimizer)
+                                                             optimizer=run.optimizer, **extra)
     start = settings.start_checkpoint
     if run.keeper.latest:
         checkpoints.restore(checkpoint, run.keeper.latest, "--train_dir checkpoint")
@@ -275,15 +325,11 @@ def _run_steps(settings, run, schedule, total_steps, start_step):
     if per_replica * replicas != settings.batch_size:
         raise KwsError(f"--batch_size {settings.batch_size} does not split evenly over "
                        f"{replicas} replicas")
-    batches = iter(run.strategy.distribute_datasets_from_function(
-        lambda context: run.splits["training"].train_dataset(
-            per_replica, settings.augment, settings.seed + 1000003 * context.input_pipeline_id,
-            start_step)))
+    batches = _batches(settings, run, per_replica, start_step)
     train_step = _train_step(run.strategy, run.model, run.optimizer, settings.batch_size,
-                             settings.check_nans)
+                             settings.check_nans, run.data_parameters)
     validation = run.splits["validation"].eval_dataset(settings.batch_size)
     run.writers = summaries.Writers(settings.summaries_dir, enabled=run.chief)
-    best = run.keeper.state["best_accuracy"] or 0.0
     progress = kws_progress.progbar(total_steps, verbose=1 if run.chief else 0,
                                     stateful_metrics=["loss", "accuracy", "steps/s"])
     progress.update(start_step)
@@ -295,10 +341,23 @@ def _run_steps(settings, run, schedule, total_steps, start_step):
         run.writers.train_step(step, loss, accuracy, float(schedule(step - 1)))
         progress.update(step, [("loss", loss), ("accuracy", accuracy), ("steps/s", rate)])
         if step % settings.eval_step_interval == 0 or step == total_steps:
-            best = _validate(run, validation, step, best)
+            if _validate(run, validation, step):
+                batches = _batches(settings, run, per_replica, step)
             recent.clear()
         if step % settings.save_step_interval == 0 or step == total_steps:
-            run.keeper.save_latest(step)
+            run.keeper.save_latest(step, run.curriculum.state if run.curriculum else None)
+
+
+def _batches(settings, run, per_replica, start_step):
+    """The training batches from `start_step` on, augmented as the curriculum stage says."""
+    augment = settings.augment
+    if run.curriculum:
+        augment = stage_augment(augment, run.curriculum.stage)
+    with_index = run.data_parameters is not None
+    return iter(run.strategy.distribute_datasets_from_function(
+        lambda context: run.splits["training"].train_dataset(
+            per_replica, augment, settings.seed + 1000003 * context.input_pipeline_id,
+            start_step, run.rooms, with_index)))
 
 
 def _step(settings, run, train_step, batches, per_replica, step):
@@ -316,18 +375,45 @@ def _step(settings, run, train_step, batches, per_replica, step):
     return loss, accuracy
 
 
-def _validate(run, validation, step, best):
-    """Validation accuracy at `step`; a new best is kept in best/. Returns the best so far."""
-    accuracy, confusion, count = evaluate(run.model, validation, len(run.index.words_list))
+def _validate(run, validation, step):
+    """Validation at `step`: a new best is kept in best/; a curriculum may move on. Returns
+    whether the curriculum stage changed."""
+    labels = run.index.words_list
+    accuracy, confusion, count, loss = evaluate(run.model, validation, len(labels), True)
     run.writers.validation(step, accuracy, confusion)
     if run.chief:
         print(f"\nStep {step}: Validation accuracy = {accuracy * 100:.2f}% (N={count})")
-    if accuracy > best or run.keeper.state["best"] is None:
-        best = accuracy
+    best = run.keeper.state["best_accuracy"]
+    if best is None or accuracy > best or run.keeper.state["best"] is None:
         run.keeper.save_best(step, accuracy)
+    changed = run.curriculum is not None and _curriculum_step(
+        run, step, criterion(accuracy, loss, len(labels)))
+    if run.chief and not changed:
+        print(f"So far the best validation accuracy is "
+              f"{run.keeper.state['best_accuracy'] * 100:.2f}%")
+    return changed
+
+
+def _curriculum_step(run, step, value):
+    """Records an evaluation in the curriculum; at a stage change, loads the ended stage's best
+    weights. Returns whether the stage changed."""
+    curriculum = run.curriculum
+    verdict = curriculum.update(value, step)
+    run.writers.scalars(step, {"curriculum_stage": curriculum.stage,
+                               "curriculum_criterion": value})
+    if verdict == "best":
+        tf.train.Checkpoint(model=run.saved).write(curriculum.weights_prefix(step))
+        return False
+    if verdict == "stay":
+        return False
+    start = curriculum.advance()
+    checkpoints.restore(tf.train.Checkpoint(model=run.saved), start, "curriculum stage weights")
+    run.keeper.reset_best()
     if run.chief:
-        print(f"So far the best validation accuracy is {best * 100:.2f}%")
-    return best
+        conditions, reverb = SNR_STAGES[curriculum.stage]
+        print(f"\nStep {step}: curriculum stage {curriculum.stage} (noise {conditions} dB, "
+              f"reverb {reverb:g}), from the weights of {start}")
+    return True
 
 
 def _test(settings, run, total_steps):
@@ -362,19 +448,29 @@ def _sidecar(prefix):
     return model_checkpoint.read_info(prefix)
 
 
-def _train_step(strategy, model, optimizer, global_batch_size, check_nans):
+def _train_step(strategy, model, optimizer, global_batch_size, check_nans,
+                data_parameters=None):
     loss_fn = keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction=keras.losses.Reduction.NONE)
+    data_variables = [] if data_parameters is None else [data_parameters.log_class,
+                                                         data_parameters.log_clip]
 
-    def replica_step(batch, labels):
+    def replica_step(batch, labels, indices=None):
         with tf.GradientTape() as tape:
             logits = model(batch, training=True)
-            per_example = loss_fn(labels, logits)
+            scaled, decay = logits, 0.0
+            if data_parameters is not None:
+                scaled, decay = data_parameters.scale(logits, labels, indices)
+            per_example = loss_fn(labels, scaled)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
-        gradients = tape.gradient(loss, model.trainable_variables)
+            loss += decay / global_batch_size
+        gradients = tape.gradient(loss, model.trainable_variables + data_variables)
         if check_nans:
             gradients = [tf.debugging.check_numerics(g, "gradient") for g in gradients]
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        count = len(model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients[:count], model.trainable_variables))
+        if data_parameters is not None:
+            data_parameters.apply(gradients[count:])
         correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
                                                  tf.cast(labels, tf.int32)), tf.float32))
         return loss, correct / global_batch_size
@@ -386,3 +482,20 @@ def _train_step(strategy, model, optimizer, global_batch_size, check_nans):
                 strategy.reduce(tf.distribute.ReduceOp.SUM, accuracy, axis=None))
 
     return step
+
+
+def _write_data_parameters(settings, run):
+    """data_parameters.json in the train_dir (chief): the learned temperatures."""
+    if run.data_parameters is None or not run.chief:
+        return {}
+    split = run.splits["training"]
+    path = run.data_parameters.write(os.path.join(run.train_dir, "data_parameters.json"),
+                                     run.index.words_list, split.paths, split.labels)
+    print(f"data parameters (per-clip temperatures, hardest first): {path}")
+    return {"data_parameters": path}
+
+
+def _curriculum_figures(run):
+    if run.curriculum is None:
+        return {}
+    return {"curriculum_stage": run.curriculum.stage}

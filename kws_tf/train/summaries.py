@@ -33,6 +33,13 @@ class Writers:
                 tf.summary.scalar("accuracy", accuracy)
                 tf.summary.scalar("learning_rate", learning_rate)
 
+    def scalars(self, step, values):
+        """Named scalars of the validation at `step` (a curriculum's stage)."""
+        if self.enabled:
+            with self.eval.as_default(step=step):
+                for name, value in values.items():
+                    tf.summary.scalar(name, value)
+
     def _eval(self, tag, step, accuracy, confusion):
         if self.enabled:
             with self.eval.as_default(step=step):

@@ -13,14 +13,13 @@ from collections import namedtuple
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from kws_tf.config import AugmentConfig, DataConfig, FeatureConfig
 from kws_tf.data import pipeline, speech_commands
 from kws_tf.quant import restore
 from kws_tf.commands import train as train_command
 from kws_tf.train import checkpoints
-from tests.conftest import REPO, make_dataset
+from tests.conftest import REPO, make_dataset, model_weights
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
 
@@ -47,12 +46,6 @@ def _run(argv):
         return train_command.main(argv)
     except SystemExit as exit_:
         return exit_.code
-
-
-def _weights(prefix):
-    reader = tf.train.load_checkpoint(prefix)
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if name.startswith("model/")}
 
 
 def _assert_train_dir_is_sound(train_dir):
@@ -120,8 +113,8 @@ def test_sigkill_at_random_points_always_leaves_a_resumable_run(data_dir, tmp_pa
 
     clean = tmp_path / "clean"
     assert _run(_flags(data_dir, clean, phases, ["--save_step_interval", str(save_every)])) == 0
-    ours = _weights(out["latest_checkpoint"])
-    theirs = _weights(json.loads((clean / "out.json").read_text())["latest_checkpoint"])
+    ours = model_weights(out["latest_checkpoint"])
+    theirs = model_weights(json.loads((clean / "out.json").read_text())["latest_checkpoint"])
     for name in ours:
         np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
 
@@ -130,7 +123,7 @@ def test_same_seed_gives_identical_weights_and_another_seed_does_not(data_dir, t
     runs = {}
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         assert _run(_flags(data_dir, tmp_path / name, 20, ["--seed", str(seed)])) == 0
-        runs[name] = _weights(json.loads((tmp_path / name / "out.json").read_text())
+        runs[name] = model_weights(json.loads((tmp_path / name / "out.json").read_text())
                               ["latest_checkpoint"])
     for key in runs["a"]:
         np.testing.assert_array_equal(runs["a"][key], runs["b"][key], err_msg=key)

@@ -7,9 +7,8 @@ import sys
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from tests.conftest import REPO, make_dataset
+from tests.conftest import REPO, make_dataset, model_weights
 
 
 def _free_ports(count):
@@ -22,14 +21,8 @@ def _free_ports(count):
     return ports
 
 
-def _weights(prefix):
-    reader = tf.train.load_checkpoint(prefix)
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if name.startswith("model/")}
-
-
 @pytest.mark.slow
-def test_two_workers_on_localhost_finish_with_the_same_weights(tmp_path):
+def test_two_workers_on_localhost_finish_with_the_samemodel_weights(tmp_path):
     data_dir = make_dataset(tmp_path / "data", speakers=20)
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     train_dir = tmp_path / "train"
@@ -57,10 +50,11 @@ def test_two_workers_on_localhost_finish_with_the_same_weights(tmp_path):
     # The chief writes to --train_dir, the other worker to a folder of its own.
     assert chief["latest_checkpoint"] == str(train_dir / "ds_cnn_bf.ckpt-12")
     assert other["latest_checkpoint"] == str(train_dir / "worker_1" / "ds_cnn_bf.ckpt-12")
-    ours, theirs = _weights(chief["latest_checkpoint"]), _weights(other["latest_checkpoint"])
+    ours = model_weights(chief["latest_checkpoint"])
+    theirs = model_weights(other["latest_checkpoint"])
     assert ours.keys() == theirs.keys() and len(ours) > 0
     for name in ours:
         np.testing.assert_array_equal(ours[name], theirs[name], err_msg=name)
     # They trained: the weights moved away from a fresh initialisation's.
-    first = _weights(str(train_dir / "ds_cnn_bf.ckpt-6"))
+    first = model_weights(str(train_dir / "ds_cnn_bf.ckpt-6"))
     assert any(not np.array_equal(first[name], ours[name]) for name in ours)
