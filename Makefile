@@ -37,13 +37,14 @@ test-fast: venv
 	$(PY) -m pytest -q -m "not slow"
 
 demo: venv
-	$(PY) -m kws_tf.data.synthetic --output_dir $(DEMO)/data --clips_per_word 100 --seed 0
+	$(PY) -m kws_tf.data.synthetic --output_dir $(DEMO)/data --clips_per_word 500 \
+		--unknown_clips_per_word 30 --seed 0 --json_out $(DEMO)/synthetic.json
 	$(PY) -m kws_tf.data --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) \
-		--json_out $(DEMO)/data_summary.json
+		--unknown_percentage 30 --json_out $(DEMO)/data_summary.json
 	$(PY) -m kws_tf.features --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1) \
 		$(DEMO_FEATURES) --quantize_bits 6
 	$(PY) train.py --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) $(DS_CNN_S) \
-		--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 \
+		--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 --unknown_percentage 30 \
 		--eval_step_interval 150 --save_step_interval 150 \
 		--train_dir $(DEMO)/ds_cnn_s --summaries_dir $(DEMO)/logs --json_out $(DEMO)/train.json
 	$(PY) -m kws_tf.evaluate --checkpoint $(DEMO)/ds_cnn_s --data_url= --data_dir $(DEMO)/data \

@@ -8,8 +8,10 @@ Prints clips per second, on the same clips, of
   (b) a Hello-Edge-style loop: one session.run per clip that reads, decodes,
       shifts, mixes noise and computes the features (input_data.get_data);
   (c) the MFCC kernels alone on pre-decoded audio, batched in a graph;
-and the ratios a/b (target >= 4) and a/c (target >= 0.8). Each figure is the
-median over --runs runs.
+and the ratios a/b (target >= 4) and a/c (target >= 0.8); also (a) with the
+multi-condition options: noise at an SNR (--background_snr_db) and reverberation
+of half the clips (--reverb_probability 0.5). Each figure is the median over
+--runs runs.
 
     python bench/pipeline.py [--num_clips 2000] [--runs 5] [--json_out F]
 """
@@ -28,11 +30,14 @@ import tensorflow as tf  # noqa: E402
 
 from kws_tf.config import AugmentConfig, FeatureConfig
 from kws_tf import cli, features  # noqa: E402
+from kws_tf.data import augment as augmentation  # noqa: E402
 from kws_tf.data import pipeline, speech_commands  # noqa: E402
 from kws_tf.data.wav import write_wav  # noqa: E402
 
 CONFIG = FeatureConfig(window_size_ms=40, window_stride_ms=20, dct_coefficient_count=10)
 AUGMENT = AugmentConfig()  # Hello Edge's defaults: 100 ms shift, noise 0.8 / 0.1
+SNR_AUGMENT = AugmentConfig(background_snr_db="clean,20,10,5,0,-5,-10")
+REVERB_AUGMENT = AugmentConfig(reverb_probability=0.5, rir_bank_size=20)
 
 
 def make_clips(folder, num_clips, seed=0):
@@ -55,7 +60,7 @@ def make_clips(folder, num_clips, seed=0):
     return paths, sorted(os.path.join(noise_dir, f) for f in os.listdir(noise_dir))
 
 
-def run_pipeline(paths, noise_files, batch_size, epochs):
+def run_pipeline(paths, noise_files, batch_size, epochs, augment=AUGMENT):
     """(a): decode every wav file, then `epochs` augmented epochs of batched features.
 
     Returns (first, steady): clips/s of the first epoch including decoding and
@@ -65,7 +70,8 @@ def run_pipeline(paths, noise_files, batch_size, epochs):
     items = [speech_commands.Item(path, 2) for path in paths]
     data = pipeline.SplitData(items, CONFIG, tuple(
         tf.constant(x) for x in pipeline.load_background(noise_files, CONFIG)))
-    batches = iter(data.train_dataset(batch_size, AUGMENT, seed=0))
+    rooms = augmentation.rooms_for(augment, 0, CONFIG.sample_rate, "soxr")
+    batches = iter(data.train_dataset(batch_size, augment, seed=0, rooms=rooms))
     steps = len(paths) // batch_size
     for _ in range(steps):
         next(batches)
@@ -151,7 +157,7 @@ def main(argv=None):
         audio = np.stack([tf.audio.decode_wav(tf.io.read_file(p)).audio[:, 0].numpy()
                           for p in paths])
         runs = {"a_pipeline": [], "a_first_epoch": [], "b_hello_edge_loop": [],
-                "c_mfcc_kernels": []}
+                "c_mfcc_kernels": [], "a_snr": [], "a_reverb": []}
         for run in range(args.runs):
             first, steady = run_pipeline(paths, noise_files, args.batch_size, args.epochs)
             runs["a_pipeline"].append(steady)
@@ -159,6 +165,9 @@ def main(argv=None):
             runs["b_hello_edge_loop"].append(
                 run_hello_edge_loop(paths, noise_files, args.loop_clips))
             runs["c_mfcc_kernels"].append(run_kernels(audio, args.batch_size))
+            for name, augment in (("a_snr", SNR_AUGMENT), ("a_reverb", REVERB_AUGMENT)):
+                runs[name].append(run_pipeline(paths, noise_files, args.batch_size,
+                                               args.epochs, augment)[1])
             print(f"run {run + 1}/{args.runs}: " + ", ".join(
                 f"{k} {v[-1]:.0f}" for k, v in runs.items()), file=sys.stderr)
     median = {name: statistics.median(values) for name, values in runs.items()}
@@ -175,6 +184,9 @@ def main(argv=None):
     print(f"| (b) Hello-Edge-style loop, one session.run per clip | "
           f"{median['b_hello_edge_loop']:.0f} |")
     print(f"| (c) MFCC kernels alone on decoded audio, batched | {median['c_mfcc_kernels']:.0f} |")
+    print(f"| (a) with noise at an SNR (--background_snr_db) | {median['a_snr']:.0f} |")
+    print(f"| (a) with half the clips reverberated (--reverb_probability 0.5) | "
+          f"{median['a_reverb']:.0f} |")
     print(f"a/b = {ratios['a/b']:.2f} (target >= 4), a/c = {ratios['a/c']:.2f} (target >= 0.8), "
           f"first epoch / b = {ratios['a_first_epoch/b']:.2f}")
     cli.write_json(args.json_out, {"clips_per_second": median, "runs": runs, "ratios": ratios,

@@ -12,7 +12,9 @@ from kws_tf.data import synthetic
 from kws_tf.data.synthetic import dsp, espeak_ng, plan, vocabulary
 
 WORDS = ["yes", "no", "up", "marvin"]
+UNKNOWN = ["hello", "window"]
 CLIPS = 3
+UNKNOWN_CLIPS = 2
 NAME_RE = re.compile(r"^(?P<speaker>[^/\\]+?)_nohash_(?P<n>\d+)\.wav$")
 
 
@@ -48,13 +50,18 @@ def _frame_rms(x, frame=160):
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("syn") / "data"
     summary = synthetic.generate(root, words=WORDS, clips_per_word=CLIPS,
-                                 seed=1, noise_files=6, progress=False)
+                                 seed=1, noise_files=6, progress=False, **UNKNOWN_ARGS)
     return root, summary
+
+
+UNKNOWN_ARGS = dict(unknown_words=UNKNOWN, unknown_clips_per_word=UNKNOWN_CLIPS)
 
 
 def test_layout_and_names(dataset):
     root, summary = dataset
-    assert sorted(os.listdir(root)) == sorted(WORDS + ["_background_noise_"])
+    assert sorted(os.listdir(root)) == sorted(WORDS + UNKNOWN + ["_background_noise_"])
+    for word in UNKNOWN:
+        assert len(_clips(root, word)) == UNKNOWN_CLIPS
     speakers_by_word = {}
     for word in WORDS:
         names = _clips(root, word)
@@ -72,10 +79,12 @@ def test_layout_and_names(dataset):
         speakers_by_word[word] = set(repeats)
     # The same speaker strings recur across words (one speaker pool).
     assert set.intersection(*speakers_by_word.values())
-    assert summary["clips_per_word"] == {w: CLIPS for w in WORDS}
-    assert summary["total_clips"] == CLIPS * len(WORDS)
-    assert summary["num_speakers"] == len(set.union(*speakers_by_word.values()))
-    assert summary["words"] == WORDS
+    assert summary["clips_per_word"] == {**{w: CLIPS for w in WORDS},
+                                         **{w: UNKNOWN_CLIPS for w in UNKNOWN}}
+    assert summary["total_clips"] == CLIPS * len(WORDS) + UNKNOWN_CLIPS * len(UNKNOWN)
+    assert summary["num_speakers"] >= len(set.union(*speakers_by_word.values()))
+    assert summary["words"] == WORDS and summary["unknown_words"] == UNKNOWN
+    assert summary["knobs"] == {k: float(v) for k, (v, _) in synthetic.KNOBS.items()}
     assert len(summary["noise_files"]) == 6
     # Nothing half-written is left behind.
     leftovers = [p for p in _tree(root) if not p.endswith(".wav")]
@@ -90,7 +99,7 @@ def test_clip_format(dataset):
             assert params == (16000, 1, 2), name
             assert len(x) == 16000, name
             peak = np.abs(x.astype(np.int32)).max()
-            assert peak > 0.05 * 32768, name     # not silent (gain >= -20 dB)
+            assert peak > 0.02 * 32768, name     # not silent (gain >= -34 dB)
             assert peak < 32767, name            # not clipped
             assert np.any(x[:200] != 0) or np.any(x[-200:] != 0), name
 
@@ -116,7 +125,7 @@ def test_same_seed_is_byte_identical(dataset, tmp_path):
     # from a clean driver), nor must a different worker count.
     espeak_ng._espeak().synth("marvin", "en+m3")
     synthetic.generate(tmp_path / "again", words=WORDS, clips_per_word=CLIPS,
-                       seed=1, noise_files=6, workers=1, progress=False)
+                       seed=1, noise_files=6, workers=1, progress=False, **UNKNOWN_ARGS)
     first, second = _tree(root), _tree(tmp_path / "again")
     assert sorted(first) == sorted(second)
     for rel in first:
@@ -125,7 +134,7 @@ def test_same_seed_is_byte_identical(dataset, tmp_path):
 
 def test_rerun_into_same_dir_is_unchanged(tmp_path):
     kwargs = dict(words=["go", "stop"], clips_per_word=2, seed=3,
-                  noise_files=1, progress=False)
+                  noise_files=1, progress=False, unknown_words=["cat"])
     synthetic.generate(tmp_path / "d", **kwargs)
     before = _tree(tmp_path / "d")
     synthetic.generate(tmp_path / "d", **kwargs)
@@ -135,7 +144,7 @@ def test_rerun_into_same_dir_is_unchanged(tmp_path):
 def test_different_seed_differs(dataset, tmp_path):
     root, _ = dataset
     synthetic.generate(tmp_path / "other", words=WORDS, clips_per_word=CLIPS,
-                       seed=2, noise_files=1, progress=False)
+                       seed=2, noise_files=1, progress=False, **UNKNOWN_ARGS)
     first, other = _tree(root), _tree(tmp_path / "other")
     clips1 = {k: v for k, v in first.items() if "_background_noise_" not in k}
     clips2 = {k: v for k, v in other.items() if "_background_noise_" not in k}
@@ -243,6 +252,12 @@ def _error_line(capsys):
     (["--words", "_background_noise_"], "--words"),
     (["--words", "yes,..."], "..."),
     (["--json_out", "/dev/null/x.json"], "--json_out"),
+    (["--unknown_words", "cat,cat"], "--unknown_words"),
+    (["--unknown_words", "a/b"], "--unknown_words"),
+    (["--unknown_clips_per_word", "-1"], "--unknown_clips_per_word"),
+    (["--reverb", "1.5"], "--reverb"),
+    (["--warp", "0.9"], "--warp"),
+    (["--noise", "-0.1"], "--noise"),
 ])
 def test_bad_flags_exit_2(tmp_path, capsys, flags, needle):
     out = tmp_path / "out"
@@ -276,7 +291,7 @@ def test_unknown_flag_is_rejected(tmp_path):
 def test_cli_json_out_and_progress(tmp_path, capsys):
     out, js = tmp_path / "out", tmp_path / "summary.json"
     rc = synthetic_command.main(["--output_dir", str(out), "--clips_per_word", "2",
-                         "--words", "left,right", "--noise_files", "0",
+                         "--words", "left,right", "--noise_files", "0", "--unknown_words", "",
                          "--seed", "5", "--json_out", str(js)])
     assert rc == 0
     err = capsys.readouterr().err
@@ -293,13 +308,18 @@ def test_cli_json_out_and_progress(tmp_path, capsys):
 
 def test_default_words():
     assert len(synthetic.DEFAULT_WORDS) == 30
-    assert synthetic.DEFAULT_WORDS[:10] == (
+    assert synthetic.DEFAULT_WORDS[:10] == synthetic.HELLO_EDGE_WORDS == (
         "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+    # The keywords by default; the other twenty words lead the negatives.
+    args = synthetic_command._parser().parse_args(["--output_dir", "x"])
+    assert args.words.split(",") == list(synthetic.HELLO_EDGE_WORDS)
+    assert synthetic.DEFAULT_UNKNOWN_WORDS[:20] == synthetic.DEFAULT_WORDS[10:]
+    assert not set(synthetic.COMMON_WORDS) & set(synthetic.DEFAULT_WORDS)
 
 
 def test_write_failure_in_a_worker_is_a_kws_error(tmp_path):
     kwargs = dict(words=["on"], clips_per_word=1, seed=4, noise_files=0,
-                  progress=False)
+                  progress=False, unknown_words=[])
     synthetic.generate(tmp_path / "d", **kwargs)
     (name,) = os.listdir(tmp_path / "d" / "on")
     target = tmp_path / "d" / "on" / name
@@ -309,3 +329,41 @@ def test_write_failure_in_a_worker_is_a_kws_error(tmp_path):
         synthetic.generate(tmp_path / "d", **kwargs)
     assert not [f for f in os.listdir(tmp_path / "d" / "on")
                 if f.endswith(".tmp")]
+
+
+def test_custom_phrase_and_default_unknown_words(tmp_path):
+    """A keyword no data set has: hey_kiwi is said "hey kiwi"; the default negatives are
+    Speech Commands' other words and common English words, less the keywords."""
+    assert vocabulary.spoken("hey_kiwi") == "hey kiwi"
+    summary = synthetic.generate(tmp_path / "d", words=["hey_kiwi", "hello"], clips_per_word=2,
+                                 seed=0, noise_files=0, progress=False,
+                                 unknown_clips_per_word=1)
+    assert "hello" not in summary["unknown_words"]
+    unknown = [w for w in synthetic.DEFAULT_UNKNOWN_WORDS if w != "hello"]
+    assert summary["unknown_words"] == unknown
+    assert sorted(os.listdir(tmp_path / "d")) == sorted(["hey_kiwi", "hello", *unknown])
+    assert summary["clips_per_word"]["hey_kiwi"] == 2
+    assert summary["clips_per_word"]["window"] == 1
+
+    def active(path):
+        rms = _frame_rms(_read(path)[1])
+        loud = np.flatnonzero(rms > 0.1 * rms.max())
+        return loud[-1] - loud[0]
+    kiwi = [active(p) for p in sorted((tmp_path / "d" / "hey_kiwi").iterdir())]
+    hello = [active(p) for p in sorted((tmp_path / "d" / "hello").iterdir())]
+    assert np.median(kiwi) > np.median(hello)  # two words last longer than one
+
+
+def test_every_knob_changes_the_clips(tmp_path):
+    """Turning one realism knob off changes the clips; all off still gives speech."""
+    args = dict(words=["yes"], clips_per_word=4, seed=0, noise_files=0, progress=False,
+                unknown_words=[])
+    most = {name: (0.2 if name in ("warp", "timbre") else 1.0) for name in synthetic.KNOBS}
+    synthetic.generate(tmp_path / "on", **args, **most)
+    full = _tree(tmp_path / "on")
+    for name, (_, off) in synthetic.KNOBS.items():
+        synthetic.generate(tmp_path / name, **args, **{**most, name: off})
+        assert _tree(tmp_path / name) != full, name
+    plain = synthetic.generate(tmp_path / "plain", **args,
+                               **{k: off for k, (_, off) in synthetic.KNOBS.items()})
+    assert plain["total_clips"] == 4

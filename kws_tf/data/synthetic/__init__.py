@@ -26,16 +26,25 @@ scheduling.
 The calling process plans every clip and noise file (``plan``); a driver subprocess
 (``driver``) runs the workers that speak and write them (``render``, ``espeak_ng``, ``dsp``).
 
+Realism knobs (``KNOBS``: name, default, the value that turns it off), each a flag: speaker
+variety, a vocal-tract-length warp of the spectrum, Speech-Commands-like placement and level,
+breaths, reverberation in simulated rooms (``kws_tf.data.rir``), a device's frequency response
+and clipping, and background noise.  docs/synthetic_data.md gives what each costs and gains.
+
 Usage::
 
     python -m kws_tf.data.synthetic --output_dir DIR [--clips_per_word 300]
-        [--seed 0] [--words yes,no,...] [--noise_files 6] [--json_out FILE]
+        [--seed 0] [--words yes,no,...] [--unknown_words ...] [--noise_files 6]
+        [--reverb 0.5 ...] [--json_out FILE]
 """
 import numbers
 import os
 import tempfile
 import time
 
+import numpy as np
+
+from kws_tf.data import rir
 from kws_tf.data.synthetic.driver import _render_all
 from kws_tf.data.synthetic.dsp import SAMPLE_RATE
 from kws_tf.data.synthetic.plan import (
@@ -46,37 +55,68 @@ from kws_tf.data.synthetic.plan import (
     _speaker_count,
     _speaker_pool,
 )
-from kws_tf.data.synthetic.vocabulary import ACCENTS, DEFAULT_WORDS, available_voices
+from kws_tf.data.synthetic.vocabulary import (
+    ACCENTS,
+    COMMON_WORDS,
+    DEFAULT_UNKNOWN_WORDS,
+    DEFAULT_WORDS,
+    HELLO_EDGE_WORDS,
+    available_voices,
+)
 from kws_tf.errors import KwsError
 
-__all__ = ["ACCENTS", "DEFAULT_WORDS", "KwsError", "available_voices", "generate"]
+__all__ = ["ACCENTS", "COMMON_WORDS", "DEFAULT_UNKNOWN_WORDS", "DEFAULT_WORDS",
+           "HELLO_EDGE_WORDS", "KNOBS", "KwsError", "available_voices", "generate"]
+
+# The realism knobs: default, and the value that turns the knob off (the ablation's).
+KNOBS = {
+    "variety": (1, 0),      # every variant, wide rate/pitch/pitch range, word emphasis
+    "warp": (0.1, 0.0),     # a speaker's spectrum scaled by 1 +- up to this
+    "timbre": (0.15, 0.0),  # a speaker's own formants (1 +- this), flutter, roughness
+    "placement": (1, 0),    # word centred and levelled like Speech Commands'
+    "breath": (0.2, 0.0),   # share of clips with a breath before or after the word
+    "reverb": (0.5, 0.0),   # share of clips reverberated in a simulated room
+    "channel": (0.5, 0.0),  # share of clips through a device response (some clipped)
+    "noise": (0.5, 0.0),    # share of clips with audible noise (10-35 dB SNR)
+}
+ROOMS = 100  # simulated rooms --reverb draws from
 
 
 def generate(output_dir, words=None, clips_per_word=300, seed=0,
-             noise_files=6, workers=None, progress=True):
+             noise_files=6, workers=None, progress=True, unknown_words=None,
+             unknown_clips_per_word=None, **knobs):
     """Writes the data set; returns the summary dict (also ``--json_out``).
 
-    ``words`` defaults to ``DEFAULT_WORDS``; ``workers`` (default: the CPUs
-    this process may use) only changes the speed, never the output.  Raises
+    ``words`` (the keywords) default to ``HELLO_EDGE_WORDS``; ``unknown_words`` (default
+    ``DEFAULT_UNKNOWN_WORDS``: Speech Commands' other twenty words and common English words,
+    less any of ``words``) get ``unknown_clips_per_word`` clips each (default a fifth of
+    ``clips_per_word``); ``knobs`` override ``KNOBS``' defaults.  ``workers`` (default: the
+    CPUs this process may use) only changes the speed, never the output.  Raises
     ``KwsError`` for bad input.
     """
     begin = time.monotonic()
     words, clips_per_word, seed, noise_files = _checked_args(
         words, clips_per_word, seed, noise_files)
+    unknown, unknown_clips = _checked_unknown(words, unknown_words, unknown_clips_per_word,
+                                              clips_per_word)
+    knobs = _checked_knobs(knobs)
     workers = _worker_count(workers)
     output_dir = os.path.abspath(str(output_dir))
     accents, variants = _english_voices()
-    pool = _speaker_pool(seed, _speaker_count(clips_per_word), accents, variants)
-    clips = _plan(output_dir, words, clips_per_word, seed, pool)
+    pool = _speaker_pool(seed, _speaker_count(clips_per_word), accents, variants,
+                         knobs["variety"], knobs["warp"], knobs["timbre"])
+    clips = _plan(output_dir, words, clips_per_word, seed, pool, knobs, unknown, unknown_clips)
     jobs = _jobs(clips, _noise_jobs(output_dir, words, seed, noise_files, accents, variants))
     _check_output_dir(output_dir)
-    spec = {"jobs": jobs, "words": words, "output_dir": output_dir,
+    spec = {"jobs": jobs, "words": words + unknown, "output_dir": output_dir,
             "voices": sorted({s["voice"] for s in pool}),
-            "dirs": words + ([BACKGROUND_NOISE_DIR] if noise_files else []),
-            "n_proc": min(workers, len(jobs))}
+            "dirs": words + unknown + ([BACKGROUND_NOISE_DIR] if noise_files else []),
+            "n_proc": min(workers, len(jobs)),
+            "rooms": rir.bank(seed, ROOMS).astype(np.float32) if knobs["reverb"] else None}
     written, noise_written = _render_all(spec, len(clips), progress)
-    return _summary(output_dir, words, seed, clips, written, noise_written,
-                    time.monotonic() - begin)
+    summary = _summary(output_dir, words, seed, clips, written, noise_written,
+                       time.monotonic() - begin)
+    return {**summary, "unknown_words": unknown, "knobs": knobs}
 
 
 def _whole(x):
@@ -85,7 +125,7 @@ def _whole(x):
 
 def _checked_args(words, clips_per_word, seed, noise_files):
     """The arguments of ``generate`` as a word list and ints; ``KwsError`` names a bad flag."""
-    words = list(DEFAULT_WORDS if words is None else words)
+    words = list(HELLO_EDGE_WORDS if words is None else words)
     if not _whole(clips_per_word) or clips_per_word < 1:
         raise KwsError("--clips_per_word must be a whole number >= 1, got %r"
                        % (clips_per_word,))
@@ -102,16 +142,47 @@ def _checked_args(words, clips_per_word, seed, noise_files):
     return words, int(clips_per_word), int(seed), int(noise_files)
 
 
-def _check_word_names(words):
+def _checked_unknown(words, unknown_words, unknown_clips, clips_per_word):
+    """(unknown words not among ``words``, clips of each); ``KwsError`` names a bad flag."""
+    unknown = list(DEFAULT_UNKNOWN_WORDS if unknown_words is None else unknown_words)
+    if not all(isinstance(w, str) for w in unknown):
+        raise KwsError("--unknown_words: words must be strings")
+    _check_word_names(unknown, "--unknown_words")
+    unknown = [w for w in unknown if w not in words]
+    if unknown_clips is None:
+        unknown_clips = max(1, clips_per_word // 5)
+    if not _whole(unknown_clips) or unknown_clips < 0:
+        raise KwsError("--unknown_clips_per_word must be a whole number >= 0, got %r"
+                       % (unknown_clips,))
+    return (unknown if unknown_clips else []), int(unknown_clips)
+
+
+def _checked_knobs(knobs):
+    """Every knob's value (given, else its default); ``KwsError`` names a bad one."""
+    unknown = sorted(set(knobs) - set(KNOBS))
+    if unknown:
+        raise TypeError("generate() got unexpected keyword argument(s) %s" % unknown)
+    values = {}
+    for name, (default, _) in KNOBS.items():
+        value = knobs.get(name, default)
+        limit = 0.5 if name in ("warp", "timbre") else 1
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not 0 <= value <= limit:
+            raise KwsError("--%s must be between 0 and %g, got %r" % (name, limit, value))
+        values[name] = float(value)
+    return values
+
+
+def _check_word_names(words, flag="--words"):
     seen = set()
     for w in words:
         if not w:
-            raise KwsError("--words: empty word in the list")
+            raise KwsError("%s: empty word in the list" % flag)
         if w in (".", "..", BACKGROUND_NOISE_DIR) or "/" in w or "\\" in w \
                 or "\0" in w or (os.altsep and os.altsep in w):
-            raise KwsError("--words: %r cannot be a folder name" % w)
+            raise KwsError("%s: %r cannot be a folder name" % (flag, w))
         if w in seen:
-            raise KwsError("--words: %r is given twice" % w)
+            raise KwsError("%s: %r is given twice" % (flag, w))
         seen.add(w)
 
 

@@ -14,7 +14,7 @@ import traceback
 
 import kws_tf
 from kws_tf import progress
-from kws_tf.data.synthetic.render import _check_words, _task
+from kws_tf.data.synthetic.render import _check_words, _set_rooms, _task
 from kws_tf.errors import KwsError
 
 _DRIVER_CODE = "from kws_tf.data.synthetic.driver import _driver; _driver()"
@@ -59,7 +59,8 @@ def _run_jobs(spec, send):
     """
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with ctx.Pool(spec["n_proc"], maxtasksperchild=1) as procs:
+    with ctx.Pool(spec["n_proc"], maxtasksperchild=1, initializer=_set_rooms,
+                  initargs=(spec["rooms"],)) as procs:
         silent, missing = procs.apply(_check_words,
                                       (spec["words"], spec["voices"]))
         if missing:

@@ -117,3 +117,32 @@ def _fan(rng, n):
     for h in range(1, 5):
         y += (0.5 / h) * np.sin(2 * np.pi * blade * h * t + rng.uniform(0, 6.3))
     return y * (1.0 + 0.15 * np.sin(2 * np.pi * rng.uniform(0.05, 0.2) * t))
+
+
+def _breath_noise(rng, n):
+    """Breath-like noise: white noise band-passed around 0.5-3 kHz, unit RMS."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(len(spec)) * (SAMPLE_RATE / n)
+    low, high = rng.uniform(300.0, 800.0), rng.uniform(2000.0, 4500.0)
+    spec /= np.sqrt(1.0 + (low / np.maximum(f, 1e-3)) ** 4) * np.sqrt(1.0 + (f / high) ** 4)
+    y = np.fft.irfft(spec, n)
+    return y / (np.sqrt(np.mean(y ** 2)) + 1e-12)
+
+
+def _device_response(x, rng):
+    """``x`` through a random device: band limits (a third of the time a phone's
+    300-3400 Hz), two to four resonances of +-3-10 dB, like a small microphone's."""
+    spec = np.fft.rfft(x)
+    f = np.maximum(np.arange(len(spec)) * (SAMPLE_RATE / len(x)), 1e-3)
+    if rng.random() < 1 / 3:
+        hp, lp, order = rng.uniform(250.0, 350.0), rng.uniform(3200.0, 3600.0), 4
+    else:
+        hp, lp, order = rng.uniform(60.0, 400.0), rng.uniform(4000.0, 8000.0), 2
+    gain = 1.0 / np.sqrt(1.0 + (hp / f) ** (2 * order))
+    gain /= np.sqrt(1.0 + (f / lp) ** (2 * order))
+    for _ in range(int(rng.integers(2, 5))):
+        centre = math.exp(rng.uniform(math.log(300.0), math.log(6000.0)))
+        width = centre / rng.uniform(1.0, 4.0)  # Q of 1 to 4
+        db = rng.uniform(3.0, 10.0) * (1 if rng.random() < 0.5 else -1)
+        gain *= 10 ** (db / 20.0 / (1.0 + ((f - centre) / (width / 2)) ** 2))
+    return np.fft.irfft(spec * gain, len(x))

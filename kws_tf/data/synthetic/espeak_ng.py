@@ -14,6 +14,7 @@ _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _ESPEAK_INITIALIZE_DONT_EXIT = 0x8000
 _POS_CHARACTER = 1
 _ESPEAK_CHARS_UTF8 = 1
+_ESPEAK_SSML = 0x10
 _ESPEAK_RATE, _ESPEAK_VOLUME, _ESPEAK_PITCH, _ESPEAK_RANGE = 1, 2, 3, 4
 _EE_OK = 0
 
@@ -52,6 +53,8 @@ class _Espeak:
             ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
             ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
         lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_ng_SetVoiceByFile.argtypes = [ctypes.c_char_p]
+        lib.espeak_ng_SetVoiceByFile.restype = ctypes.c_int
         lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         lib.espeak_ng_SetRandSeed.restype = None
         self._lib = lib
@@ -87,9 +90,14 @@ class _Espeak:
         return True
 
     def synth(self, text, voice, rate=175, pitch=50, pitch_range=50,
-              volume=80, seed=0):
-        """Speaks ``text``; returns int16 samples at ``self.sample_rate``."""
-        if not self.set_voice(voice):
+              volume=80, seed=0, ssml=False, voice_file=None):
+        """Speaks ``text`` (SSML markup when ``ssml``) in ``voice``, or in the voice that
+        file ``voice_file`` (an absolute path, no "+") describes; returns int16 samples
+        at ``self.sample_rate``."""
+        if voice_file:
+            if self._lib.espeak_ng_SetVoiceByFile(voice_file.encode()) != _EE_OK:
+                raise KwsError("espeak-ng cannot load voice file %s" % voice_file)
+        elif not self.set_voice(voice):
             raise KwsError("espeak-ng has no voice %r" % voice)
         lib = self._lib
         lib.espeak_SetParameter(_ESPEAK_RATE, int(rate), 0)
@@ -101,7 +109,8 @@ class _Espeak:
         self._chunks = []
         data = text.encode("utf-8")
         err = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0,
-                               _ESPEAK_CHARS_UTF8, None, None)
+                               _ESPEAK_CHARS_UTF8 | (_ESPEAK_SSML if ssml else 0),
+                               None, None)
         if err != _EE_OK:
             raise KwsError("espeak-ng failed (error %d) on %r" % (err, text))
         audio = np.frombuffer(b"".join(self._chunks), dtype="<i2")

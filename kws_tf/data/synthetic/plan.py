@@ -9,12 +9,14 @@ import os
 
 import numpy as np
 
-from kws_tf.data.synthetic.vocabulary import DEFAULT_WORDS, VARIANT_GROUPS, _voice_name
+from kws_tf.data.synthetic.vocabulary import DEFAULT_WORDS, _voice_name, variant_groups
 
 BACKGROUND_NOISE_DIR = "_background_noise_"
 RATE_RANGE = (110, 260)      # words per minute, speaker bucket (step 10)
 PITCH_RANGE = (20, 90)       # espeak pitch 0-100, speaker bucket (step 5)
 PITCH_SPAN_RANGE = (20, 90)  # espeak pitch range 0-100, per speaker
+# With --variety: the whole range espeak-ng speaks intelligibly.
+WIDE_RATE_RANGE, WIDE_PITCH_RANGE, WIDE_SPAN_RANGE = (90, 300), (0, 100), (0, 100)
 CHUNK = 48                   # clips rendered per fresh process
 NOISE_KINDS = (("white_noise", 60), ("pink_noise", 60), ("brown_noise", 60),
                ("mains_hum", 45), ("babble", 45), ("fan", 50))
@@ -29,41 +31,58 @@ def _key(text):
                           "little")
 
 
-def _speaker_pool(seed, count, accents, variants):
-    """``count`` distinct speakers: dicts with name, voice, rate, pitch, span."""
+def _timbre(rng, amount):
+    """A speaker's own formants (frequency, height and width factors for formants 1-5,
+    frequencies within 1 +- ``amount``), pitch flutter, roughness and, for some, breath."""
+    formants = [[float(np.exp(rng.uniform(-amount, amount))),
+                 float(np.exp(rng.uniform(-2 * amount, 2 * amount))),
+                 float(np.exp(rng.uniform(-2 * amount, 3 * amount)))] for _ in range(5)]
+    breath = ([int(b) for b in rng.integers(0, 6, size=8)] if rng.random() < 0.3 else [])
+    return {"formants": formants, "flutter": int(rng.integers(0, 80)),
+            "roughness": int(rng.integers(0, 6)), "breath": breath}
+
+
+def _speaker_pool(seed, count, accents, variants, variety=0, warp=0.0, timbre=0.0):
+    """``count`` distinct speakers: dicts with name, voice, rate, pitch, span, warp (the
+    factor that scales the spectrum, as a longer or shorter vocal tract would) and, with
+    ``timbre``, a timbre of their own (see ``_timbre``)."""
     rng = np.random.default_rng([seed, _TAG_POOL])
     acc_p = np.array([a[2] for a in accents])
     acc_p /= acc_p.sum()
-    groups = [([v for v in g if v in variants], p) for g, p in VARIANT_GROUPS]
+    groups = [([v for v in g if v in variants], p) for g, p in variant_groups(variety)]
     groups = [(g, p) for g, p in groups if g]
     grp_p = np.array([p for _, p in groups])
     grp_p /= grp_p.sum()
-    n_rates = (RATE_RANGE[1] - RATE_RANGE[0]) // 10 + 1
-    n_pitches = (PITCH_RANGE[1] - PITCH_RANGE[0]) // 5 + 1
+    rates, pitches, spans = ((WIDE_RATE_RANGE, WIDE_PITCH_RANGE, WIDE_SPAN_RANGE) if variety
+                             else (RATE_RANGE, PITCH_RANGE, PITCH_SPAN_RANGE))
     pool, seen = [], set()
     while len(pool) < count:
         accent, tag, _ = accents[rng.choice(len(accents), p=acc_p)]
         group = groups[rng.choice(len(groups), p=grp_p)][0]
         variant = group[rng.integers(len(group))]
-        rate = RATE_RANGE[0] + 10 * int(rng.integers(n_rates))
-        pitch = PITCH_RANGE[0] + 5 * int(rng.integers(n_pitches))
-        span = int(rng.integers(PITCH_SPAN_RANGE[0], PITCH_SPAN_RANGE[1] + 1))
+        rate = rates[0] + 10 * int(rng.integers((rates[1] - rates[0]) // 10 + 1))
+        pitch = pitches[0] + 5 * int(rng.integers((pitches[1] - pitches[0]) // 5 + 1))
+        span = int(rng.integers(spans[0], spans[1] + 1))
         name = "%s-%s-r%d-p%d" % (tag, (variant or "base").lower(), rate, pitch)
         if name in seen:
             continue
         seen.add(name)
         pool.append({"name": name, "voice": _voice_name(accent, variant),
-                     "rate": rate, "pitch": pitch, "span": span})
+                     "rate": rate, "pitch": pitch, "span": span,
+                     "warp": float(rng.uniform(1.0 - warp, 1.0 + warp)) if warp else 1.0,
+                     "timbre": _timbre(rng, timbre) if timbre else None})
     return pool
 
 
-def _plan(output_dir, words, clips_per_word, seed, pool):
-    """Every clip to write, in a fixed order."""
+def _plan(output_dir, words, clips_per_word, seed, pool, knobs, unknown=(), unknown_clips=0):
+    """Every clip to write, in a fixed order: ``clips_per_word`` of each of ``words``, then
+    ``unknown_clips`` of each ``unknown`` word."""
     clips = []
-    for word in words:
+    todo = [(w, clips_per_word) for w in words] + [(w, unknown_clips) for w in unknown]
+    for word, count in todo:
         wkey = _key(word)
         rng = np.random.default_rng([seed, _TAG_PLAN, wkey])
-        picks = rng.integers(len(pool), size=clips_per_word)
+        picks = rng.integers(len(pool), size=count)
         repeats = {}
         for i, p in enumerate(picks):
             spk = pool[int(p)]
@@ -71,7 +90,7 @@ def _plan(output_dir, words, clips_per_word, seed, pool):
             repeats[spk["name"]] = n + 1
             path = os.path.join(output_dir, word,
                                 "%s_nohash_%d.wav" % (spk["name"], n))
-            clips.append({"path": path, "word": word, "speaker": spk,
+            clips.append({"path": path, "word": word, "speaker": spk, "knobs": knobs,
                           "seed": [seed, _TAG_CLIP, wkey, i]})
     return clips
 

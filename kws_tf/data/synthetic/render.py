@@ -1,14 +1,19 @@
 """Rendering, in the worker processes: clips and background noise files, written atomically."""
 import os
+import tempfile
+from xml.sax.saxutils import escape as xml_escape
 
 import numpy as np
 
 from kws_tf import cli
+from kws_tf.data.rir import reverberate
 from kws_tf.data.synthetic.dsp import (
     SAMPLE_RATE,
     _active_span,
+    _breath_noise,
     _clip_noise,
     _colored_noise,
+    _device_response,
     _fan,
     _hum,
     _mic_eq,
@@ -16,35 +21,80 @@ from kws_tf.data.synthetic.dsp import (
     resample,
 )
 from kws_tf.data.synthetic.espeak_ng import _espeak
-from kws_tf.data.synthetic.vocabulary import _BABBLE_VOCAB, _voice_name
+from kws_tf.data.synthetic.vocabulary import (
+    _BABBLE_VOCAB,
+    _voice_name,
+    spoken,
+    voice_file_text,
+)
 from kws_tf.data.wav import write_wav
 from kws_tf.errors import KwsError
 
 CLIP_SAMPLES = 16000
 PEAK_DB_RANGE = (-20.0, -1.0)
-NOISY_FRACTION = 0.5         # clips with audible background noise
 SNR_DB_RANGE = (10.0, 35.0)
 MAX_WORD_SAMPLES = 15000     # an utterance longer than this is sped up
+CENTRE_SD = 2100             # samples: spread of the word's centre with --placement
+CLIPPED_FRACTION = 0.15      # of the clips through a device (--channel) that clip
+EMPHASIS_LEVELS = ("", "reduced", "moderate", "strong")
+EMPHASIS_P = (0.55, 0.15, 0.15, 0.15)
+
+_VOICE_DIR = []  # the folder of speaker voice files of the chunk being rendered
+_ROOMS = []  # the room impulse responses of --reverb, set in each worker by _set_rooms
+
+
+def _set_rooms(rooms):
+    """Pool initializer: the simulated rooms every worker draws from."""
+    _ROOMS[:] = [rooms] if rooms is not None and len(rooms) else []
 
 
 def _write_atomic(path, samples):
     cli.atomic_write(path, lambda stream: write_wav(stream, samples, SAMPLE_RATE))
 
 
-def _speak_word(espeak, word, speaker, rng):
-    """One utterance of ``word`` at 16 kHz, trimmed to its active part."""
+def _voice_file(speaker):
+    """The path of the speaker's own voice file (written once per chunk), or None."""
+    if not speaker.get("timbre"):
+        return None
+    path = os.path.join(_VOICE_DIR[0], speaker["name"].replace("+", "_"))
+    if not os.path.exists(path):
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(voice_file_text(speaker["voice"], speaker["timbre"]))
+    return path
+
+
+def _text(word, rng, emphasis):
+    """(text, is SSML) for one utterance: a random final punctuation, and with ``emphasis``
+    sometimes SSML emphasis, as people stress a command or throw it away."""
+    suffix = ("", ".", "?", "!", ",")[rng.choice(5, p=[.3, .3, .15, .15, .1])]
+    text = spoken(word) + suffix
+    if emphasis:
+        level = EMPHASIS_LEVELS[rng.choice(len(EMPHASIS_LEVELS), p=EMPHASIS_P)]
+        if level:
+            return '<speak><emphasis level="%s">%s</emphasis></speak>' % (
+                level, xml_escape(text)), True
+    return text, False
+
+
+def _speak_word(espeak, word, speaker, rng, emphasis=False):
+    """One utterance of ``word`` at 16 kHz, trimmed to its active part.
+
+    The speaker's warp scales the spectrum (formants and pitch together) by reading
+    espeak-ng's output as if it had that much higher a sample rate.
+    """
     rate = int(np.clip(speaker["rate"] + rng.integers(-5, 6), 80, 450))
     pitch = int(np.clip(speaker["pitch"] + rng.integers(-2, 3), 0, 100))
-    suffix = ("", ".", "?", "!", ",")[rng.choice(5, p=[.3, .3, .15, .15, .1])]
-    text = word + suffix
+    text, ssml = _text(word, rng, emphasis)
     eq = _mic_eq(rng)
     synth_seed = int(rng.integers(1 << 31))
+    rate_in = 50 * int(round(espeak.sample_rate * speaker.get("warp", 1.0) / 50))
+    voice_file = _voice_file(speaker)
     for _ in range(3):  # speed up an utterance that is too long
         raw = espeak.synth(text, speaker["voice"], rate, pitch, speaker["span"],
-                           seed=synth_seed)
+                           seed=synth_seed, ssml=ssml, voice_file=voice_file)
         if raw.size == 0 or not np.any(raw):
             return None
-        y = _to_16k(raw, espeak.sample_rate, eq)
+        y = _to_16k(raw, rate_in, eq)
         start, end = _active_span(y)
         start = max(0, start - 80)
         end = min(len(y), end + 160)
@@ -59,9 +109,33 @@ def _speak_word(espeak, word, speaker, rng):
     return y
 
 
+def _place(y, rng, placement):
+    """The word in a one-second clip: anywhere (uniform), or with ``placement`` centred
+    like Speech Commands' clips (306 real ones: centre 500 ms, quartiles 420-594 ms), now
+    and then cut at an edge."""
+    out = np.zeros(CLIP_SAMPLES)
+    if placement:
+        low, high = -len(y) // 10, CLIP_SAMPLES - len(y) + len(y) // 10
+        start = int(np.clip(rng.normal(CLIP_SAMPLES / 2, CENTRE_SD) - len(y) / 2, low, high))
+    else:
+        start = int(rng.integers(0, CLIP_SAMPLES - len(y) + 1))
+    a, b = max(0, start), min(CLIP_SAMPLES, start + len(y))
+    out[a:b] = y[a - start:b - start]
+    return out, a, b
+
+
+def _peak_db(rng, placement):
+    """The word's peak level: uniform, or with ``placement`` spread like real Speech Commands
+    clips' (a quarter within 3 dB of full scale, median about -9 dBFS)."""
+    if not placement:
+        return rng.uniform(*PEAK_DB_RANGE)
+    return rng.uniform(-3.0, -0.5) if rng.random() < 0.25 else rng.uniform(-24.0, -3.0)
+
+
 def _render_clip(espeak, clip):
     rng = np.random.default_rng(clip["seed"])
-    y = _speak_word(espeak, clip["word"], clip["speaker"], rng)
+    knobs = clip["knobs"]
+    y = _speak_word(espeak, clip["word"], clip["speaker"], rng, knobs["variety"] > 0)
     if y is None or np.abs(y).max() <= 0:
         raise KwsError("--words: espeak-ng produces no audio for %r"
                        % clip["word"])
@@ -71,21 +145,46 @@ def _render_clip(espeak, clip):
         ramp = np.linspace(0.0, 1.0, fade)
         y[:fade] *= ramp
         y[-fade:] *= ramp[::-1]
-    peak = 10 ** (rng.uniform(*PEAK_DB_RANGE) / 20.0)
+    peak = 10 ** (_peak_db(rng, knobs["placement"]) / 20.0)
     y *= peak / np.abs(y).max()
-    start = int(rng.integers(0, CLIP_SAMPLES - len(y) + 1))
-    out = np.zeros(CLIP_SAMPLES)
-    out[start:start + len(y)] = y
+    out, a, b = _place(y, rng, knobs["placement"])
+    if rng.random() < knobs["breath"]:
+        _add_breath(out, a, b, peak, rng)
+    if rng.random() < knobs["reverb"] and _ROOMS:
+        out = reverberate(out, _ROOMS[0][int(rng.integers(len(_ROOMS[0])))])
     speech_rms = np.sqrt(np.mean(y ** 2))
-    if rng.random() < NOISY_FRACTION:
-        snr = rng.uniform(*SNR_DB_RANGE)
-        noise_rms = speech_rms * 10 ** (-snr / 20.0)
+    if rng.random() < knobs["noise"]:
+        noise_rms = speech_rms * 10 ** (-rng.uniform(*SNR_DB_RANGE) / 20.0)
     else:  # a faint floor, so no clip is digitally clean
         noise_rms = 10 ** (rng.uniform(-80.0, -62.0) / 20.0)
     out += noise_rms * _clip_noise(rng, CLIP_SAMPLES)
+    if rng.random() < knobs["channel"]:
+        out = _device(out, rng)
     top = np.abs(out).max()
     if top > 0.98:
         out *= 0.98 / top
+    return out
+
+
+def _add_breath(out, a, b, peak, rng):
+    """A breath (shaped, band-passed noise) before or after the word, where it fits."""
+    n = int(rng.uniform(0.15, 0.4) * SAMPLE_RATE)
+    gap = int(rng.uniform(0.03, 0.25) * SAMPLE_RATE)
+    before = rng.random() < 0.6
+    start = a - gap - n if before else b + gap
+    if start < 0 or start + n > len(out):
+        return
+    breath = _breath_noise(rng, n) * np.hanning(n) ** 0.7
+    level = peak * 10 ** (rng.uniform(-34.0, -18.0) / 20.0)
+    out[start:start + n] += level * breath / (np.abs(breath).max() + 1e-12)
+
+
+def _device(out, rng):
+    """The recording device: its frequency response, then, now and then, clipping."""
+    out = _device_response(out, rng)
+    if rng.random() < CLIPPED_FRACTION:
+        drive = 10 ** (rng.uniform(2.0, 12.0) / 20.0) / (np.abs(out).max() + 1e-12)
+        out = np.clip(out * drive, -1.0, 1.0)
     return out
 
 
@@ -93,9 +192,11 @@ def _render_chunk(clips):
     """Worker task: renders and writes clips; returns how many per word."""
     espeak = _espeak()
     counts = {}
-    for clip in clips:
-        _write_atomic(clip["path"], _render_clip(espeak, clip))
-        counts[clip["word"]] = counts.get(clip["word"], 0) + 1
+    with tempfile.TemporaryDirectory(prefix="kws_tf_voices_") as voices:
+        _VOICE_DIR[:] = [voices]
+        for clip in clips:
+            _write_atomic(clip["path"], _render_clip(espeak, clip))
+            counts[clip["word"]] = counts.get(clip["word"], 0) + 1
     return counts
 
 
@@ -105,7 +206,7 @@ def _check_words(words, voices):
     missing = [v for v in voices if not espeak.set_voice(v)]
     silent = []
     for word in words:
-        raw = espeak.synth(word, "en-us")
+        raw = espeak.synth(spoken(word), "en-us")
         if raw.size == 0 or np.abs(raw.astype(np.int32)).max() < 300:
             silent.append(word)
     return silent, missing

@@ -1,0 +1,209 @@
+"""Transfer from synthetic to real speech: train on espeak-ng speech only, score real voices.
+
+Each experiment writes a synthetic set (``python -m kws_tf.data.synthetic``), trains the
+demo's DS_CNN_S recipe on it (``train.py``: DEMO_FEATURES, 600,300 steps at 0.002,0.0005,
+--unknown_percentage 30) and labels every clip of --real_dir (a Speech Commands layout of real
+recordings, e.g. real_dev) with the best checkpoint; the defaults are ``make demo``'s set
+(500 clips of each keyword, 30 of each other word). Keyword accuracy is the share of the
+keyword clips given their own label; unknown accuracy the share of the other words' clips
+labelled _unknown_; both come with counts, since a small real set moves a point per clip.
+Their mean (balanced) does not move when a model merely trades one for the other.
+
+Experiments (``--runs``, comma-separated):
+  full          the 12-class demo task (Hello Edge's ten keywords) with --synthetic_flags
+  no_<knob>     the same with one realism knob of the generator off (the ablation), e.g.
+                no_reverb; knobs: see ``kws_tf.data.synthetic.KNOBS``
+  baseline      every knob off
+  custom        --custom_words (default marvin,sheila,happy,house) as if no data set had
+                them: synthesised with common English words as the negatives, scored
+                against every other word of --real_dir
+
+    python bench/transfer.py --real_dir real_dev --checkpoint TRAIN_DIR  (score only)
+    python bench/transfer.py --real_dir real_dev [--runs full,no_reverb,custom]
+        [--clips_per_word 500] [--synthetic_flags "..."] [--work_dir DIR] [--json_out F]
+"""
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from kws_tf import cli  # noqa: E402
+from kws_tf.data.synthetic import COMMON_WORDS, HELLO_EDGE_WORDS, KNOBS  # noqa: E402
+from kws_tf.errors import KwsError  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "20", "--dct_coefficient_count", "10"]
+DS_CNN_S = ["--model_architecture", "ds_cnn", "--model_size_info"] + (
+    "5 64 10 4 2 2 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1".split())
+
+
+def _parser():
+    parser = cli.ArgumentParser(prog="bench/transfer.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--real_dir", required=True,
+                        help="Real recordings in the Speech Commands layout (<word>/*.wav).")
+    parser.add_argument("--runs", default="full,custom",
+                        help="Comma-separated experiments: full, baseline, no_<knob>, custom.")
+    parser.add_argument("--clips_per_word", type=int, default=500,
+                        help="Clips of each keyword (make demo's).")
+    parser.add_argument("--unknown_clips_per_word", type=int, default=30,
+                        help="Clips of each other word (make demo's).")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--synthetic_flags", default="",
+                        help="More flags for python -m kws_tf.data.synthetic (every run).")
+    parser.add_argument("--custom_words", default="marvin,sheila,happy,house",
+                        help="The custom run's keywords (words of --real_dir).")
+    parser.add_argument("--how_many_training_steps", default="600,300")
+    parser.add_argument("--learning_rate", default="0.002,0.0005")
+    parser.add_argument("--unknown_percentage", default="30",
+                        help="train.py's --unknown_percentage (the demo's).")
+    parser.add_argument("--checkpoint", default="",
+                        help="Only score this checkpoint (or train_dir) on --real_dir.")
+    parser.add_argument("--work_dir", default="",
+                        help="Where sets and checkpoints go (default: a temporary folder).")
+    cli.add_json_out(parser)
+    return parser
+
+
+def _run(argv, log):
+    """Runs a command of this repository, its output to `log`; seconds taken."""
+    begin = time.monotonic()
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0")
+    with open(log, "w") as stream:
+        rc = subprocess.call([sys.executable] + argv, cwd=ROOT, env=env, stdout=stream,
+                             stderr=subprocess.STDOUT)
+    if rc:
+        raise KwsError(f"{' '.join(argv[:2])} failed (status {rc}); see {log}")
+    return time.monotonic() - begin
+
+
+def _synthetic_flags(args, name):
+    """The generator flags of experiment `name`."""
+    flags = shlex.split(args.synthetic_flags)
+    if name == "baseline":
+        knobs = list(KNOBS)
+    elif name.startswith("no_"):
+        knobs = [name[3:]]
+    else:
+        knobs = []
+    for knob in knobs:
+        flags += ["--" + knob, str(KNOBS[knob][1])]
+    if name == "custom":  # negatives as a user has them: common words, none of --real_dir's
+        flags += ["--words", args.custom_words, "--unknown_words", ",".join(COMMON_WORDS)]
+    return flags
+
+
+def _experiment(args, name, work):
+    """Generates, trains and scores one experiment; its figures."""
+    keywords = (args.custom_words if name == "custom" else ",".join(HELLO_EDGE_WORDS)).split(",")
+    data, train_dir = os.path.join(work, name, "data"), os.path.join(work, name, "train")
+    gen_json = os.path.join(work, name, "synthetic.json")
+    os.makedirs(os.path.join(work, name), exist_ok=True)
+    _run(["-m", "kws_tf.data.synthetic", "--output_dir", data, "--clips_per_word",
+          str(args.clips_per_word), "--unknown_clips_per_word", str(args.unknown_clips_per_word),
+          "--seed", str(args.seed), "--json_out", gen_json]
+         + _synthetic_flags(args, name), os.path.join(work, name, "synthetic.log"))
+    with open(gen_json) as stream:
+        generated = json.load(stream)
+    train_seconds = _run(
+        ["train.py", "--data_url=", "--data_dir", data, "--wanted_words", ",".join(keywords)]
+        + FEATURES + DS_CNN_S
+        + ["--how_many_training_steps", args.how_many_training_steps,
+           "--learning_rate", args.learning_rate, "--eval_step_interval", "150",
+           "--unknown_percentage", args.unknown_percentage,
+           "--save_step_interval", "150", "--train_dir", train_dir,
+           "--summaries_dir", os.path.join(work, name, "logs")],
+        os.path.join(work, name, "train.log"))
+    scores = score(train_dir, args.real_dir)
+    print(f"{name}: keywords {_fmt(scores['keywords'])}, unknown {_fmt(scores['unknown'])}, "
+          f"balanced {100 * scores['balanced']:.1f} % "
+          f"(synthetic set {generated['total_clips']} clips in {generated['seconds']:.1f} s, "
+          f"training {train_seconds:.0f} s)", flush=True)
+    return {"synthetic_flags": _synthetic_flags(args, name),
+            "synthetic_clips": generated["total_clips"],
+            "synthetic_seconds": generated["seconds"],
+            "train_seconds": round(train_seconds, 1), **scores}
+
+
+def _fmt(part):
+    return f"{part['correct']}/{part['count']} ({100 * part['accuracy']:.1f} %)"
+
+
+def score(checkpoint_path, real_dir):
+    """Labels every clip of `real_dir` with the checkpoint: keyword and unknown accuracy."""
+    import numpy as np
+
+    from kws_tf.config import FeatureConfig
+    from kws_tf.data.pipeline import clip_features
+    from kws_tf.models import checkpoint
+    from kws_tf.quant import restore
+
+    prefix, _ = checkpoint.find(checkpoint_path)
+    info = checkpoint.read_info(prefix)
+    model = restore.build_and_restore(prefix, info)
+    config = FeatureConfig(**info["features"]).validate()
+    labels = info["labels"]
+    words = sorted(w for w in os.listdir(real_dir)
+                   if os.path.isdir(os.path.join(real_dir, w)) and not w.startswith("_"))
+    if not words:
+        raise KwsError(f"--real_dir {real_dir}: no <word>/ folders")
+    parts = {"keywords": [0, 0], "unknown": [0, 0]}
+    per_word = {}
+    for word in words:
+        folder = os.path.join(real_dir, word)
+        paths = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".wav"))
+        if not paths:
+            continue
+        feats = np.stack([clip_features(p, config) for p in paths])
+        predicted = np.argmax(model(feats, training=False).numpy(), axis=-1)
+        target = labels.index(word) if word in labels else 1  # 1: _unknown_
+        correct = int(np.sum(predicted == target))
+        part = parts["keywords" if word in labels else "unknown"]
+        part[0] += correct
+        part[1] += len(paths)
+        per_word[word] = [correct, len(paths)]
+    result = {k: {"correct": c, "count": n, "accuracy": c / n if n else 0.0}
+              for k, (c, n) in parts.items()}
+    total_c = sum(c for c, _ in parts.values())
+    total_n = sum(n for _, n in parts.values())
+    result["all"] = {"correct": total_c, "count": total_n, "accuracy": total_c / total_n}
+    # The mean of the two: a model can trade one for the other (--unknown_percentage).
+    result["balanced"] = (result["keywords"]["accuracy"] + result["unknown"]["accuracy"]) / 2
+    result["per_word"] = per_word
+    return result
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    with cli.user_errors():
+        if not os.path.isdir(args.real_dir):
+            raise KwsError(f"--real_dir {args.real_dir}: not a folder")
+        if args.checkpoint:
+            scores = score(args.checkpoint, args.real_dir)
+            print(f"keywords {_fmt(scores['keywords'])}, unknown {_fmt(scores['unknown'])}, "
+                  f"balanced {100 * scores['balanced']:.1f} %")
+            cli.write_json(args.json_out, scores)
+            return 0
+        names = [n.strip() for n in args.runs.split(",") if n.strip()]
+        if not names:
+            raise KwsError("--runs: no experiments given")
+        for name in names:
+            if name not in ("full", "baseline", "custom") and not (
+                    name.startswith("no_") and name[3:] in KNOBS):
+                raise KwsError(f"--runs: unknown experiment {name!r}")
+        with tempfile.TemporaryDirectory() as scratch:
+            work = args.work_dir or scratch
+            results = {name: _experiment(args, name, work) for name in names}
+        cli.write_json(args.json_out, {"real_dir": os.path.abspath(args.real_dir),
+                                       "clips_per_word": args.clips_per_word,
+                                       "unknown_clips_per_word": args.unknown_clips_per_word,
+                                       "runs": results})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
