@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO := demo_work
 DEMO_FEATURES := --window_size_ms 40 --window_stride_ms 20 --dct_coefficient_count 10
+# The demo set has 104 unknown words: every command sees 30 % unknown clips, as training does.
+DEMO_DATA := --data_url= --data_dir $(DEMO)/data --unknown_percentage 30
 # Hello Edge's DS_CNN_S configuration.
 DS_CNN_S := --model_architecture ds_cnn --model_size_info 5 64 10 4 2 2 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1
 
@@ -39,27 +41,27 @@ test-fast: venv
 demo: venv
 	$(PY) -m kws_tf.data.synthetic --output_dir $(DEMO)/data --clips_per_word 500 \
 		--unknown_clips_per_word 30 --seed 0 --json_out $(DEMO)/synthetic.json
-	$(PY) -m kws_tf.data --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) \
-		--unknown_percentage 30 --json_out $(DEMO)/data_summary.json
+	$(PY) -m kws_tf.data $(DEMO_DATA) $(DEMO_FEATURES) \
+		--json_out $(DEMO)/data_summary.json
 	$(PY) -m kws_tf.features --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1) \
 		$(DEMO_FEATURES) --quantize_bits 6
-	$(PY) train.py --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) $(DS_CNN_S) \
-		--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 --unknown_percentage 30 \
+	$(PY) train.py $(DEMO_DATA) $(DEMO_FEATURES) $(DS_CNN_S) \
+		--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 \
 		--eval_step_interval 150 --save_step_interval 150 \
 		--train_dir $(DEMO)/ds_cnn_s --summaries_dir $(DEMO)/logs --json_out $(DEMO)/train.json
-	$(PY) -m kws_tf.evaluate --checkpoint $(DEMO)/ds_cnn_s --data_url= --data_dir $(DEMO)/data \
+	$(PY) -m kws_tf.evaluate --checkpoint $(DEMO)/ds_cnn_s $(DEMO_DATA) \
 		--splits testing --json_out $(DEMO)/evaluate.json
 	$(PY) freeze.py --checkpoint $(DEMO)/ds_cnn_s --output_file $(DEMO)/ds_cnn_s.pb
 	$(PY) freeze.py --checkpoint $(DEMO)/ds_cnn_s --output_file $(DEMO)/ds_cnn_s_int8.tflite \
-		--quantize int8 --data_url= --data_dir $(DEMO)/data
+		--quantize int8 $(DEMO_DATA)
 	$(PY) label_wav.py --graph $(DEMO)/ds_cnn_s.pb --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1)
 	$(PY) label_wav.py --graph $(DEMO)/ds_cnn_s_int8.tflite --wav $(DEMO)/data/no/$$(ls $(DEMO)/data/no | head -1)
-	$(PY) train.py --data_url= --data_dir $(DEMO)/data $(DEMO_FEATURES) \
+	$(PY) train.py $(DEMO_DATA) $(DEMO_FEATURES) \
 		--feature_bits 6 --feature_frac_bits 0 --model_size_info 2 48 4 4 2 2 16 3 3 1 1 \
 		--how_many_training_steps 1200,800 --learning_rate 0.005,0.001 \
 		--eval_step_interval 400 --save_step_interval 400 \
 		--train_dir $(DEMO)/bf248 --summaries_dir $(DEMO)/logs_bf248 --json_out $(DEMO)/train_bf248.json
-	$(PY) quant_test.py --checkpoint $(DEMO)/bf248 --data_url= --data_dir $(DEMO)/data \
+	$(PY) quant_test.py --checkpoint $(DEMO)/bf248 $(DEMO_DATA) \
 		--export_dir $(DEMO)/bf248_export --json_out $(DEMO)/quant_test.json
 	$(MAKE) -s -C $(DEMO)/bf248_export host
 	$(DEMO)/bf248_export/kws_host $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1)
