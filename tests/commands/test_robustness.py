@@ -7,7 +7,7 @@ import pytest
 
 from kws_tf.commands import evaluate, freeze, quant_test, robustness, train
 from kws_tf.data.wav import write_wav
-from tests.conftest import make_dataset
+from tests.conftest import exit_code, make_dataset
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
 
@@ -85,8 +85,5 @@ def test_bad_flags_are_one_line_errors(trained, capsys, extra, message):
     argv = ["--data_url=", "--data_dir", str(data_dir)] + extra
     if "--graph" not in extra:
         argv += ["--checkpoint", str(root / "train")]
-    try:
-        code = robustness.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
+    code = exit_code(robustness.main, argv)
     assert code != 0 and message in capsys.readouterr().err

@@ -19,7 +19,7 @@ from kws_tf.data import pipeline, speech_commands
 from kws_tf.quant import restore
 from kws_tf.commands import train as train_command
 from kws_tf.train import checkpoints
-from tests.conftest import REPO, make_dataset, model_weights
+from tests.conftest import REPO, exit_code, make_dataset, model_weights
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
 
@@ -42,10 +42,7 @@ def _flags(data_dir, work, steps=40, extra=()):
 
 
 def _run(argv):
-    try:
-        return train_command.main(argv)
-    except SystemExit as exit_:
-        return exit_.code
+    return exit_code(train_command.main, argv)
 
 
 def _assert_train_dir_is_sound(train_dir):

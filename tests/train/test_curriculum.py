@@ -8,7 +8,7 @@ from kws_tf.config import AugmentConfig
 from kws_tf.errors import KwsError
 from kws_tf.train import curriculum
 from kws_tf.train.curriculum import Curriculum, CurriculumConfig
-from tests.conftest import make_dataset, model_weights
+from tests.conftest import exit_code, make_dataset, model_weights
 
 FEATURES = ["--window_size_ms", "40", "--window_stride_ms", "40", "--dct_coefficient_count", "10"]
 
@@ -29,10 +29,7 @@ def _flags(data_dir, work, steps, extra=()):
 
 
 def _run(argv):
-    try:
-        return train_command.main(argv)
-    except SystemExit as exit_:
-        return exit_.code
+    return exit_code(train_command.main, argv)
 
 
 def test_stages_move_on_after_patience_and_stop_at_the_last():
