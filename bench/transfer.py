@@ -139,6 +139,7 @@ def score(checkpoint_path, real_dir):
 
     from kws_tf.config import FeatureConfig
     from kws_tf.data.pipeline import clip_features
+    from kws_tf.data.speech_commands import UNKNOWN_WORD_INDEX
     from kws_tf.models import checkpoint
     from kws_tf.quant import restore
 
@@ -160,7 +161,7 @@ def score(checkpoint_path, real_dir):
             continue
         feats = np.stack([clip_features(p, config) for p in paths])
         predicted = np.argmax(model(feats, training=False).numpy(), axis=-1)
-        target = labels.index(word) if word in labels else 1  # 1: _unknown_
+        target = labels.index(word) if word in labels else UNKNOWN_WORD_INDEX
         correct = int(np.sum(predicted == target))
         part = parts["keywords" if word in labels else "unknown"]
         part[0] += correct

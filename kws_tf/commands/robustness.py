@@ -26,8 +26,7 @@ from kws_tf.config import (
     from_flags,
     parse_snr_conditions,
 )
-from kws_tf.data import rir
-from kws_tf.data.wav import read_wav
+from kws_tf.data import pipeline, rir
 from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint
 from kws_tf.quant import restore
@@ -138,7 +137,8 @@ def _noises(args, index, config):
                        "--test_noise_dir")
     out = []
     for path, unseen in noises:
-        samples = read_wav(path, config.sample_rate, index.resampler)
+        # Tiled to a clip's length when shorter, as training's noise is.
+        samples = pipeline.load_background([path], config, index.resampler)[0]
         if not np.any(samples):
             raise KwsError(f"{path}: the noise file is silent")
         out.append((os.path.splitext(os.path.basename(path))[0], unseen, samples))
@@ -146,9 +146,8 @@ def _noises(args, index, config):
 
 
 def _windows(noise, count, length, seed, which):
-    """`count` windows of `length` samples at offsets drawn from (seed, which)."""
-    if len(noise) < length:
-        noise = np.tile(noise, -(-length // len(noise)))
+    """`count` windows of `length` samples (at most len(noise)) at offsets drawn from
+    (seed, which)."""
     starts = np.random.default_rng([seed, which]).integers(0, len(noise) - length + 1, count)
     return np.stack([noise[start:start + length] for start in starts]).astype(np.float32)
 

@@ -37,11 +37,11 @@ def active_rms(clips):
     return tf.sqrt(total / tf.maximum(tf.reduce_sum(active, axis=-1), 1.0))
 
 
-def mix_at_snr(clips, windows, snr_db, silence_level=0.0):
-    """Each clip plus its noise window scaled to `snr_db` ([batch]) against its active speech;
-    a mix peaking above 1 is scaled down whole. Silent clips take `silence_level` as their
-    speech level (0: they get no noise)."""
-    speech = active_rms(clips)
+def mix_at_snr(clips, windows, snr_db, silence_level=0.0, speech=None):
+    """Each clip plus its noise window scaled to `snr_db` ([batch]) against its active speech
+    (`speech`, when the caller has already measured it); a mix peaking above 1 is scaled down
+    whole. Silent clips take `silence_level` as their speech level (0: they get no noise)."""
+    speech = active_rms(clips) if speech is None else speech
     speech = tf.where(speech <= _TINY, silence_level, speech)
     noise = tf.sqrt(tf.reduce_mean(tf.square(windows), axis=-1))
     gain = speech / tf.maximum(noise, _TINY) * 10.0 ** (-snr_db / 20.0)
@@ -124,18 +124,18 @@ class Augmenter:
         gain = tf.random.stateless_uniform([batch_size], keys[4], 0.0,
                                            self.augment.background_volume)
         gain = tf.where(use, gain, 0.0)[:, tf.newaxis]
-        if self.conditions is None:
-            return tf.clip_by_value(clips + gain * window, -1.0, 1.0)
-        silent = active_rms(clips) <= _TINY
         by_volume = tf.clip_by_value(clips + gain * window, -1.0, 1.0)
+        if self.conditions is None:
+            return by_volume
+        speech = active_rms(clips)
         clean, low, high = self.conditions
         pick = tf.random.stateless_uniform([batch_size], snr_keys[0], 0, len(low),
                                            dtype=tf.int32)
         snr = tf.gather(low, pick) + tf.random.stateless_uniform([batch_size], snr_keys[1]) * \
             (tf.gather(high, pick) - tf.gather(low, pick))
         by_snr = tf.where(tf.gather(clean, pick)[:, tf.newaxis], clips,
-                          mix_at_snr(clips, window, snr))
-        return tf.where(silent[:, tf.newaxis], by_volume, by_snr)
+                          mix_at_snr(clips, window, snr, speech=speech))
+        return tf.where((speech <= _TINY)[:, tf.newaxis], by_volume, by_snr)
 
 
 def rooms_for(augment, seed, sample_rate, resampler):
