@@ -52,7 +52,11 @@ def _parser():
                         help="Clips of each keyword (make demo's).")
     parser.add_argument("--unknown_clips_per_word", type=int, default=30,
                         help="Clips of each other word (make demo's).")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="The synthetic set's seed.")
+    parser.add_argument("--train_seeds", default="0",
+                        help="Comma-separated train.py --seed values: each experiment trains "
+                             "once per seed on the same set (runs of one recipe differ by "
+                             "several clips, so compare means over seeds).")
     parser.add_argument("--synthetic_flags", default="",
                         help="More flags for python -m kws_tf.data.synthetic (every run).")
     parser.add_argument("--custom_words", default="marvin,sheila,happy,house",
@@ -98,9 +102,9 @@ def _synthetic_flags(args, name):
 
 
 def _experiment(args, name, work):
-    """Generates, trains and scores one experiment; its figures."""
+    """Generates one experiment's set, trains on it once per --train_seeds and scores each."""
     keywords = (args.custom_words if name == "custom" else ",".join(HELLO_EDGE_WORDS)).split(",")
-    data, train_dir = os.path.join(work, name, "data"), os.path.join(work, name, "train")
+    data = os.path.join(work, name, "data")
     gen_json = os.path.join(work, name, "synthetic.json")
     os.makedirs(os.path.join(work, name), exist_ok=True)
     _run(["-m", "kws_tf.data.synthetic", "--output_dir", data, "--clips_per_word",
@@ -109,24 +113,48 @@ def _experiment(args, name, work):
          + _synthetic_flags(args, name), os.path.join(work, name, "synthetic.log"))
     with open(gen_json) as stream:
         generated = json.load(stream)
-    train_seconds = _run(
-        ["train.py", "--data_url=", "--data_dir", data, "--wanted_words", ",".join(keywords)]
-        + FEATURES + DS_CNN_S
-        + ["--how_many_training_steps", args.how_many_training_steps,
-           "--learning_rate", args.learning_rate, "--eval_step_interval", "150",
-           "--unknown_percentage", args.unknown_percentage,
-           "--save_step_interval", "150", "--train_dir", train_dir,
-           "--summaries_dir", os.path.join(work, name, "logs")],
-        os.path.join(work, name, "train.log"))
-    scores = score(train_dir, args.real_dir)
-    print(f"{name}: keywords {_fmt(scores['keywords'])}, unknown {_fmt(scores['unknown'])}, "
-          f"balanced {100 * scores['balanced']:.1f} % "
-          f"(synthetic set {generated['total_clips']} clips in {generated['seconds']:.1f} s, "
-          f"training {train_seconds:.0f} s)", flush=True)
+    seeds = {}
+    for seed in _seeds(args.train_seeds):
+        where = os.path.join(work, name, f"seed{seed}")
+        train_seconds = _run(
+            ["train.py", "--data_url=", "--data_dir", data, "--wanted_words", ",".join(keywords)]
+            + FEATURES + DS_CNN_S
+            + ["--how_many_training_steps", args.how_many_training_steps,
+               "--learning_rate", args.learning_rate, "--eval_step_interval", "150",
+               "--unknown_percentage", args.unknown_percentage, "--seed", str(seed),
+               "--save_step_interval", "150", "--train_dir", os.path.join(where, "train"),
+               "--summaries_dir", os.path.join(where, "logs")],
+            where + ".log")
+        scores = score(os.path.join(where, "train"), args.real_dir)
+        print(f"{name} (train seed {seed}): keywords {_fmt(scores['keywords'])}, unknown "
+              f"{_fmt(scores['unknown'])}, balanced {100 * scores['balanced']:.1f} %, per "
+              f"keyword {_per_keyword(scores, keywords)} (synthetic set "
+              f"{generated['total_clips']} clips in {generated['seconds']:.1f} s, training "
+              f"{train_seconds:.0f} s)", flush=True)
+        seeds[seed] = {"train_seconds": round(train_seconds, 1), **scores}
+    mean = sum(s["balanced"] for s in seeds.values()) / len(seeds)
+    if len(seeds) > 1:
+        print(f"{name}: mean balanced {100 * mean:.1f} % over train seeds "
+              f"{','.join(map(str, seeds))}", flush=True)
     return {"synthetic_flags": _synthetic_flags(args, name),
             "synthetic_clips": generated["total_clips"],
             "synthetic_seconds": generated["seconds"],
-            "train_seconds": round(train_seconds, 1), **scores}
+            "mean_balanced": mean, "train_seeds": seeds}
+
+
+def _seeds(text):
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise KwsError(f"--train_seeds: not a list of whole numbers: {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise KwsError(f"--train_seeds: give distinct seeds, got {text!r}")
+    return seeds
+
+
+def _per_keyword(scores, keywords):
+    return " ".join(f"{w} {scores['per_word'][w][0]}/{scores['per_word'][w][1]}"
+                    for w in keywords if w in scores["per_word"])
 
 
 def _fmt(part):
@@ -175,6 +203,7 @@ def score(checkpoint_path, real_dir):
     # The mean of the two: a model can trade one for the other (--unknown_percentage).
     result["balanced"] = (result["keywords"]["accuracy"] + result["unknown"]["accuracy"]) / 2
     result["per_word"] = per_word
+    result["labels"] = labels
     return result
 
 
@@ -186,10 +215,12 @@ def main(argv=None):
         if args.checkpoint:
             scores = score(args.checkpoint, args.real_dir)
             print(f"keywords {_fmt(scores['keywords'])}, unknown {_fmt(scores['unknown'])}, "
-                  f"balanced {100 * scores['balanced']:.1f} %")
+                  f"balanced {100 * scores['balanced']:.1f} %, per keyword "
+                  f"{_per_keyword(scores, scores['labels'])}")
             cli.write_json(args.json_out, scores)
             return 0
         names = [n.strip() for n in args.runs.split(",") if n.strip()]
+        _seeds(args.train_seeds)
         if not names:
             raise KwsError("--runs: no experiments given")
         for name in names:

@@ -43,11 +43,24 @@ def test_hey_kiwi_synthesised_trained_frozen_and_labelled(tmp_path):
     # The transfer bench scores the checkpoint on real recordings: none says hey kiwi.
     if not REAL_DEV.is_dir():
         pytest.skip("../shared/fixtures/real_dev is not present (a user's clone)")
-    spec = importlib.util.spec_from_file_location("transfer", REPO / "bench" / "transfer.py")
-    transfer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(transfer)
+    transfer = _transfer_bench()
     assert exit_code(transfer.main, ["--real_dir", REAL_DEV, "--checkpoint", tmp_path / "train",
                                      "--json_out", tmp_path / "transfer.json"]) == 0
     scores = json.loads((tmp_path / "transfer.json").read_text())
     assert scores["keywords"]["count"] == 0 and scores["unknown"]["count"] == 306
     assert 0 <= scores["unknown"]["correct"] <= 306
+
+
+def _transfer_bench():
+    spec = importlib.util.spec_from_file_location("transfer", REPO / "bench" / "transfer.py")
+    transfer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(transfer)
+    return transfer
+
+
+@pytest.mark.parametrize("seeds", ["0,x", "1,1", ","])
+def test_transfer_bench_names_bad_train_seeds(tmp_path, capsys, seeds):
+    assert exit_code(_transfer_bench().main, ["--real_dir", tmp_path, "--train_seeds", seeds,
+                                              "--work_dir", tmp_path / "work"]) == 2
+    assert "--train_seeds" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()
