@@ -101,8 +101,9 @@ def _synthetic_flags(args, name):
     return flags
 
 
-def _experiment(args, name, work):
-    """Generates one experiment's set, trains on it once per --train_seeds and scores each."""
+def _experiment(args, name, work, train_seeds):
+    """Generates one experiment's set, trains on it once per seed of `train_seeds` and scores
+    each."""
     keywords = (args.custom_words if name == "custom" else ",".join(HELLO_EDGE_WORDS)).split(",")
     data = os.path.join(work, name, "data")
     gen_json = os.path.join(work, name, "synthetic.json")
@@ -114,7 +115,7 @@ def _experiment(args, name, work):
     with open(gen_json) as stream:
         generated = json.load(stream)
     seeds = {}
-    for seed in _seeds(args.train_seeds):
+    for seed in train_seeds:
         where = os.path.join(work, name, f"seed{seed}")
         train_seconds = _run(
             ["train.py", "--data_url=", "--data_dir", data, "--wanted_words", ",".join(keywords)]
@@ -126,9 +127,7 @@ def _experiment(args, name, work):
                "--summaries_dir", os.path.join(where, "logs")],
             where + ".log")
         scores = score(os.path.join(where, "train"), args.real_dir)
-        print(f"{name} (train seed {seed}): keywords {_fmt(scores['keywords'])}, unknown "
-              f"{_fmt(scores['unknown'])}, balanced {100 * scores['balanced']:.1f} %, per "
-              f"keyword {_per_keyword(scores, keywords)} (synthetic set "
+        print(f"{name} (train seed {seed}): {_summary(scores, keywords)} (synthetic set "
               f"{generated['total_clips']} clips in {generated['seconds']:.1f} s, training "
               f"{train_seconds:.0f} s)", flush=True)
         seeds[seed] = {"train_seconds": round(train_seconds, 1), **scores}
@@ -152,9 +151,12 @@ def _seeds(text):
     return seeds
 
 
-def _per_keyword(scores, keywords):
-    return " ".join(f"{w} {scores['per_word'][w][0]}/{scores['per_word'][w][1]}"
-                    for w in keywords if w in scores["per_word"])
+def _summary(scores, keywords):
+    """One line of `score`'s figures, each of `keywords` with its count."""
+    per_keyword = " ".join(f"{w} {scores['per_word'][w][0]}/{scores['per_word'][w][1]}"
+                           for w in keywords if w in scores["per_word"])
+    return (f"keywords {_fmt(scores['keywords'])}, unknown {_fmt(scores['unknown'])}, "
+            f"balanced {100 * scores['balanced']:.1f} %, per keyword {per_keyword}")
 
 
 def _fmt(part):
@@ -214,13 +216,11 @@ def main(argv=None):
             raise KwsError(f"--real_dir {args.real_dir}: not a folder")
         if args.checkpoint:
             scores = score(args.checkpoint, args.real_dir)
-            print(f"keywords {_fmt(scores['keywords'])}, unknown {_fmt(scores['unknown'])}, "
-                  f"balanced {100 * scores['balanced']:.1f} %, per keyword "
-                  f"{_per_keyword(scores, scores['labels'])}")
+            print(_summary(scores, scores["labels"]))
             cli.write_json(args.json_out, scores)
             return 0
         names = [n.strip() for n in args.runs.split(",") if n.strip()]
-        _seeds(args.train_seeds)
+        train_seeds = _seeds(args.train_seeds)
         if not names:
             raise KwsError("--runs: no experiments given")
         for name in names:
@@ -229,7 +229,7 @@ def main(argv=None):
                 raise KwsError(f"--runs: unknown experiment {name!r}")
         with tempfile.TemporaryDirectory() as scratch:
             work = args.work_dir or scratch
-            results = {name: _experiment(args, name, work) for name in names}
+            results = {name: _experiment(args, name, work, train_seeds) for name in names}
         cli.write_json(args.json_out, {"real_dir": os.path.abspath(args.real_dir),
                                        "clips_per_word": args.clips_per_word,
                                        "unknown_clips_per_word": args.unknown_clips_per_word,
