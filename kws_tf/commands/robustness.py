@@ -160,13 +160,16 @@ def _rooms(args, config, count, resampler):
     return rooms[np.arange(count) % len(rooms)]
 
 
-def _score(args, predict, clips, labels, noises, snrs, level):
+def _score(args, predict, clips, labels, noises, snrs):
     """{(noise name, SNR or None): accuracy} for one set of (dry or reverberant) clips."""
     import tensorflow as tf
 
-    from kws_tf.data.augment import mix_at_snr
+    from kws_tf.data.augment import active_rms, mix_at_snr
 
     clean = float(np.mean(predict(clips) == labels))
+    dry = tf.constant(clips)
+    speech = active_rms(dry)  # measured once for every noise and SNR
+    level = _speech_level(speech.numpy())
     scores = {}
     for which, (name, _, noise) in enumerate(noises):
         windows = _windows(noise, len(clips), clips.shape[1], args.seed, which)
@@ -174,17 +177,15 @@ def _score(args, predict, clips, labels, noises, snrs, level):
             if snr is None:
                 scores[name, None] = clean
                 continue
-            mixed = mix_at_snr(tf.constant(clips), tf.constant(windows),
-                               tf.fill([len(clips)], float(snr)), level).numpy()
+            mixed = mix_at_snr(dry, tf.constant(windows), tf.fill([len(clips)], float(snr)),
+                               level, speech).numpy()
             scores[name, snr] = float(np.mean(predict(mixed) == labels))
     return scores
 
 
-def _speech_level(clips):
-    """The median active-speech RMS of the clips that have speech (silence's noise level)."""
-    from kws_tf.data.augment import active_rms
-
-    levels = active_rms(clips).numpy()
+def _speech_level(levels):
+    """The median of the clips' active-speech RMS `levels` over those with speech (silence's
+    noise level)."""
     levels = levels[levels > 0]
     return float(np.median(levels)) if len(levels) else 0.1
 
@@ -213,7 +214,7 @@ def run(args):
     for reverb in {"both": (False, True), "off": (False,), "on": (True,)}[args.reverb]:
         wet = _reverberated(clips, _rooms(args, config, len(clips), index.resampler)) \
             if reverb else clips
-        scores = _score(args, predict, wet, split.labels, noises, snrs, _speech_level(wet))
+        scores = _score(args, predict, wet, split.labels, noises, snrs)
         rows += [{"noise": name, "held_out": unseen, "reverb": reverb,
                   "accuracy": [scores[name, snr] for snr in snrs]}
                  for name, unseen, _ in noises]
