@@ -131,14 +131,29 @@ def _experiment(args, name, work, train_seeds):
               f"{generated['total_clips']} clips in {generated['seconds']:.1f} s, training "
               f"{train_seconds:.0f} s)", flush=True)
         seeds[seed] = {"train_seconds": round(train_seconds, 1), **scores}
-    mean = sum(s["balanced"] for s in seeds.values()) / len(seeds)
+    pooled = _pooled(list(seeds.values()))
     if len(seeds) > 1:
-        print(f"{name}: mean balanced {100 * mean:.1f} % over train seeds "
-              f"{','.join(map(str, seeds))}", flush=True)
+        print(f"{name} over train seeds {','.join(map(str, seeds))}: "
+              f"{_summary(pooled, keywords, 'mean balanced')}", flush=True)
     return {"synthetic_flags": _synthetic_flags(args, name),
             "synthetic_clips": generated["total_clips"],
             "synthetic_seconds": generated["seconds"],
-            "mean_balanced": mean, "train_seeds": seeds}
+            "mean_balanced": pooled["balanced"], "pooled": pooled, "train_seeds": seeds}
+
+
+def _pooled(runs):
+    """`score`'s figures summed over runs on one real set: every count adds up, and the
+    balanced accuracy of the sums is the runs' mean (each run has the same counts)."""
+    parts = {}
+    for part in ("keywords", "unknown", "all"):
+        correct = sum(r[part]["correct"] for r in runs)
+        count = sum(r[part]["count"] for r in runs)
+        parts[part] = {"correct": correct, "count": count,
+                       "accuracy": correct / count if count else 0.0}
+    parts["balanced"] = (parts["keywords"]["accuracy"] + parts["unknown"]["accuracy"]) / 2
+    parts["per_word"] = {w: [sum(r["per_word"][w][i] for r in runs) for i in (0, 1)]
+                         for w in runs[0]["per_word"]}
+    return parts
 
 
 def _seeds(text):
@@ -151,12 +166,12 @@ def _seeds(text):
     return seeds
 
 
-def _summary(scores, keywords):
-    """One line of `score`'s figures, each of `keywords` with its count."""
+def _summary(scores, keywords, balanced="balanced"):
+    """One line of `score`'s (or `_pooled`'s) figures, each of `keywords` with its count."""
     per_keyword = " ".join(f"{w} {scores['per_word'][w][0]}/{scores['per_word'][w][1]}"
                            for w in keywords if w in scores["per_word"])
     return (f"keywords {_fmt(scores['keywords'])}, unknown {_fmt(scores['unknown'])}, "
-            f"balanced {100 * scores['balanced']:.1f} %, per keyword {per_keyword}")
+            f"{balanced} {100 * scores['balanced']:.1f} %, per keyword {per_keyword}")
 
 
 def _fmt(part):

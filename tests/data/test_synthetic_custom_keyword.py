@@ -64,3 +64,27 @@ def test_transfer_bench_names_bad_train_seeds(tmp_path, capsys, seeds):
                                               "--work_dir", tmp_path / "work"]) == 2
     assert "--train_seeds" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
+
+
+def _run_scores(keywords, unknown, go):
+    """`score`'s figures of one run on a set of 16 keyword and 40 unknown clips."""
+    def part(correct, count):
+        return {"correct": correct, "count": count, "accuracy": correct / count}
+    return {"keywords": part(keywords, 16), "unknown": part(unknown, 40),
+            "all": part(keywords + unknown, 56),
+            "balanced": (keywords / 16 + unknown / 40) / 2,
+            "per_word": {"go": [go, 8], "no": [keywords - go, 8], "bed": [unknown, 40]}}
+
+
+def test_transfer_bench_pools_train_seeds():
+    """Several seeds' runs add up to one set of counts whose balanced accuracy is their mean."""
+    transfer = _transfer_bench()
+    runs = [_run_scores(10, 30, 3), _run_scores(12, 22, 5), _run_scores(9, 35, 1)]
+    pooled = transfer._pooled(runs)
+    assert pooled["keywords"]["correct"] == 31 and pooled["keywords"]["count"] == 48
+    assert pooled["unknown"]["correct"] == 87 and pooled["all"]["count"] == 168
+    assert pooled["per_word"] == {"go": [9, 24], "no": [22, 24], "bed": [87, 120]}
+    assert pooled["balanced"] == pytest.approx(sum(r["balanced"] for r in runs) / 3)
+    line = transfer._summary(pooled, ["go", "no"], "mean balanced")
+    assert "keywords 31/48 (64.6 %)" in line and "go 9/24 no 22/24" in line
+    assert "mean balanced" in line
