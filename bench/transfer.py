@@ -138,22 +138,30 @@ def _experiment(args, name, work, train_seeds):
     return {"synthetic_flags": _synthetic_flags(args, name),
             "synthetic_clips": generated["total_clips"],
             "synthetic_seconds": generated["seconds"],
-            "mean_balanced": pooled["balanced"], "pooled": pooled, "train_seeds": seeds}
+            "pooled": pooled, "train_seeds": seeds}
 
 
 def _pooled(runs):
     """`score`'s figures summed over runs on one real set: every count adds up, and the
     balanced accuracy of the sums is the runs' mean (each run has the same counts)."""
-    parts = {}
-    for part in ("keywords", "unknown", "all"):
-        correct = sum(r[part]["correct"] for r in runs)
-        count = sum(r[part]["count"] for r in runs)
-        parts[part] = {"correct": correct, "count": count,
-                       "accuracy": correct / count if count else 0.0}
-    parts["balanced"] = (parts["keywords"]["accuracy"] + parts["unknown"]["accuracy"]) / 2
-    parts["per_word"] = {w: [sum(r["per_word"][w][i] for r in runs) for i in (0, 1)]
-                         for w in runs[0]["per_word"]}
-    return parts
+    counts = {part: [sum(r[part][key] for r in runs) for key in ("correct", "count")]
+              for part in ("keywords", "unknown")}
+    per_word = {w: [sum(r["per_word"][w][i] for r in runs) for i in (0, 1)]
+                for w in runs[0]["per_word"]}
+    return _figures(counts, per_word)
+
+
+def _figures(counts, per_word):
+    """Accuracies from {"keywords" | "unknown": [correct, count]} and each word's counts."""
+    result = {k: {"correct": c, "count": n, "accuracy": c / n if n else 0.0}
+              for k, (c, n) in counts.items()}
+    total_c = sum(c for c, _ in counts.values())
+    total_n = sum(n for _, n in counts.values())
+    result["all"] = {"correct": total_c, "count": total_n, "accuracy": total_c / total_n}
+    # The mean of the two: a model can trade one for the other (--unknown_percentage).
+    result["balanced"] = (result["keywords"]["accuracy"] + result["unknown"]["accuracy"]) / 2
+    result["per_word"] = per_word
+    return result
 
 
 def _seeds(text):
@@ -212,16 +220,7 @@ def score(checkpoint_path, real_dir):
         part[0] += correct
         part[1] += len(paths)
         per_word[word] = [correct, len(paths)]
-    result = {k: {"correct": c, "count": n, "accuracy": c / n if n else 0.0}
-              for k, (c, n) in parts.items()}
-    total_c = sum(c for c, _ in parts.values())
-    total_n = sum(n for _, n in parts.values())
-    result["all"] = {"correct": total_c, "count": total_n, "accuracy": total_c / total_n}
-    # The mean of the two: a model can trade one for the other (--unknown_percentage).
-    result["balanced"] = (result["keywords"]["accuracy"] + result["unknown"]["accuracy"]) / 2
-    result["per_word"] = per_word
-    result["labels"] = labels
-    return result
+    return {**_figures(parts, per_word), "labels": labels}
 
 
 def main(argv=None):
