@@ -41,8 +41,8 @@ test-fast: venv
 	$(PY) -m pytest -q -m "not slow"
 
 demo: venv
-	$(PY) -m kws_tf.data.synthetic --output_dir $(DEMO)/data --clips_per_word 500 \
-		--unknown_clips_per_word 30 --seed 0 --json_out $(DEMO)/synthetic.json
+	$(PY) -m kws_tf.data.synthetic --output_dir $(DEMO)/data --clips_per_word 800 \
+		--unknown_clips_per_word 48 --seed 0 --json_out $(DEMO)/synthetic.json
 	$(PY) -m kws_tf.data $(DS_CNN_S_DATA) $(DEMO_FEATURES) \
 		--json_out $(DEMO)/data_summary.json
 	$(PY) -m kws_tf.features --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1) \

@@ -1,10 +1,10 @@
-"""Transfer from synthetic to real speech: train on espeak-ng speech only, score real voices.
+"""Transfer from synthetic to real speech: train on synthetic speech only, score real voices.
 
 Each experiment writes a synthetic set (``python -m kws_tf.data.synthetic``), trains the
 demo's DS_CNN_S recipe on it (``train.py``: DEMO_FEATURES, 600,300 steps at 0.002,0.0005,
 --unknown_percentage 30) and labels every clip of --real_dir (a Speech Commands layout of real
 recordings, e.g. real_dev) with the best checkpoint; the defaults are ``make demo``'s set
-(500 clips of each keyword, 30 of each other word). Keyword accuracy is the share of the
+(800 clips of each keyword, 48 of each other word). Keyword accuracy is the share of the
 keyword clips given their own label; unknown accuracy the share of the other words' clips
 labelled _unknown_; both come with counts, since a small real set moves a point per clip.
 Their mean (balanced) does not move when a model merely trades one for the other.
@@ -20,7 +20,7 @@ Experiments (``--runs``, comma-separated):
 
     python bench/transfer.py --real_dir real_dev --checkpoint TRAIN_DIR  (score only)
     python bench/transfer.py --real_dir real_dev [--runs full,no_reverb,custom]
-        [--clips_per_word 500] [--synthetic_flags "..."] [--work_dir DIR] [--json_out F]
+        [--clips_per_word 800] [--synthetic_flags "..."] [--work_dir DIR] [--json_out F]
 """
 import json
 import os
@@ -48,9 +48,9 @@ def _parser():
                         help="Real recordings in the Speech Commands layout (<word>/*.wav).")
     parser.add_argument("--runs", default="full,custom",
                         help="Comma-separated experiments: full, baseline, no_<knob>, custom.")
-    parser.add_argument("--clips_per_word", type=int, default=500,
+    parser.add_argument("--clips_per_word", type=int, default=800,
                         help="Clips of each keyword (make demo's).")
-    parser.add_argument("--unknown_clips_per_word", type=int, default=30,
+    parser.add_argument("--unknown_clips_per_word", type=int, default=48,
                         help="Clips of each other word (make demo's).")
     parser.add_argument("--seed", type=int, default=0, help="The synthetic set's seed.")
     parser.add_argument("--train_seeds", default="0",

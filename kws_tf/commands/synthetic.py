@@ -2,9 +2,18 @@
 import sys
 
 from kws_tf import cli
-from kws_tf.data.synthetic import COMMON_WORDS, HELLO_EDGE_WORDS, KNOBS, generate
+from kws_tf.data.synthetic import (
+    COMMON_WORDS,
+    FLITE_SHARE,
+    HELLO_EDGE_WORDS,
+    KNOBS,
+    generate,
+)
 
 KNOB_HELP = {
+    "flite": "Share of speakers spoken by Flite's four voices (made from recordings of "
+             "people) instead of espeak-ng; needs the system's Flite library (default: "
+             "%g if it is installed, else 0)." % FLITE_SHARE,
     "variety": "1: every espeak-ng English variant, the widest rate, pitch and pitch range, "
                "random word emphasis; 0: the common variants and middle ranges.",
     "warp": "Each speaker's spectrum is scaled by a factor within 1 +- this (a longer or "

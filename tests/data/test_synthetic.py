@@ -9,12 +9,14 @@ import pytest
 
 from kws_tf.commands import synthetic as synthetic_command
 from kws_tf.data import synthetic
-from kws_tf.data.synthetic import dsp, espeak_ng, plan, vocabulary
+from kws_tf.data.synthetic import dsp, espeak_ng, flite, plan, vocabulary
 
 WORDS = ["yes", "no", "up", "marvin"]
 UNKNOWN = ["hello", "window"]
 CLIPS = 3
 UNKNOWN_CLIPS = 2
+# The default share of Flite speakers, on this machine.
+DEFAULT_FLITE = synthetic.FLITE_SHARE if flite.available() else 0.0
 NAME_RE = re.compile(r"^(?P<speaker>[^/\\]+?)_nohash_(?P<n>\d+)\.wav$")
 
 
@@ -84,7 +86,8 @@ def test_layout_and_names(dataset):
     assert summary["total_clips"] == CLIPS * len(WORDS) + UNKNOWN_CLIPS * len(UNKNOWN)
     assert summary["num_speakers"] >= len(set.union(*speakers_by_word.values()))
     assert summary["words"] == WORDS and summary["unknown_words"] == UNKNOWN
-    assert summary["knobs"] == {k: float(v) for k, (v, _) in synthetic.KNOBS.items()}
+    defaults = {k: v for k, (v, _) in synthetic.KNOBS.items() if v is not None}
+    assert summary["knobs"] == {**defaults, "flite": DEFAULT_FLITE}
     assert len(summary["noise_files"]) == 6
     # Nothing half-written is left behind.
     leftovers = [p for p in _tree(root) if not p.endswith(".wav")]
@@ -258,6 +261,7 @@ def _error_line(capsys):
     (["--reverb", "1.5"], "--reverb"),
     (["--warp", "0.9"], "--warp"),
     (["--noise", "-0.1"], "--noise"),
+    (["--flite", "1.5"], "--flite"),
 ])
 def test_bad_flags_exit_2(tmp_path, capsys, flags, needle):
     out = tmp_path / "out"
@@ -359,9 +363,12 @@ def test_every_knob_changes_the_clips(tmp_path):
     args = dict(words=["yes"], clips_per_word=4, seed=0, noise_files=0, progress=False,
                 unknown_words=[])
     most = {name: (0.2 if name in ("warp", "timbre") else 1.0) for name in synthetic.KNOBS}
+    most["flite"] = 0.5 if flite.available() else 0.0
     synthetic.generate(tmp_path / "on", **args, **most)
     full = _tree(tmp_path / "on")
     for name, (_, off) in synthetic.KNOBS.items():
+        if most[name] == off:
+            continue
         synthetic.generate(tmp_path / name, **args, **{**most, name: off})
         assert _tree(tmp_path / name) != full, name
     plain = synthetic.generate(tmp_path / "plain", **args,

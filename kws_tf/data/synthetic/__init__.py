@@ -1,4 +1,4 @@
-"""A synthetic Speech Commands data set, spoken by espeak-ng.
+"""A synthetic Speech Commands data set, spoken by espeak-ng and Flite.
 
 The real Speech Commands data set cannot be downloaded here, so the demo and
 the tests train on this stand-in instead.  It has the same layout
@@ -10,7 +10,9 @@ and pitch bucket), so Speech Commands' hash split keeps a "speaker" in one
 partition.
 
 espeak-ng is driven through its C API (``speak_lib.h``) with ctypes, using the
-library and data shipped in the ``espeakng-loader`` wheel.
+library and data shipped in the ``espeakng-loader`` wheel; by default ``FLITE_SHARE`` of the
+speakers are Flite's (``flite``, the system's libflite), whose voices are made from recordings
+of people and so have people's consonants, where that library is installed.
 
 Determinism: the same command writes byte-identical files.  espeak-ng keeps
 synthesis state between utterances that no API call resets (the pitch
@@ -24,12 +26,14 @@ seed, the words and the clip count, never on the number of workers or on
 scheduling.
 
 The calling process plans every clip and noise file (``plan``); a driver subprocess
-(``driver``) runs the workers that speak and write them (``render``, ``espeak_ng``, ``dsp``).
+(``driver``) runs the workers that speak and write them (``render``, ``espeak_ng``, ``flite``,
+``dsp``).
 
 Realism knobs (``KNOBS``: name, default, the value that turns it off), each a flag: speaker
 variety, a vocal-tract-length warp of the spectrum, Speech-Commands-like placement and level,
 breaths, reverberation in simulated rooms (``kws_tf.data.rir``), a device's frequency response
-and clipping, and background noise.  docs/synthetic_data.md gives what each costs and gains.
+and clipping, background noise, and the share of Flite speakers.  docs/synthetic_data.md gives
+what each costs and gains.
 
 Usage::
 
@@ -39,16 +43,19 @@ Usage::
 """
 import numbers
 import os
+import sys
 import tempfile
 import time
 
 import numpy as np
 
 from kws_tf.data import rir
+from kws_tf.data.synthetic import flite
 from kws_tf.data.synthetic.driver import _render_all
 from kws_tf.data.synthetic.dsp import SAMPLE_RATE
 from kws_tf.data.synthetic.plan import (
     BACKGROUND_NOISE_DIR,
+    _flite_pool,
     _jobs,
     _noise_jobs,
     _plan,
@@ -65,7 +72,7 @@ from kws_tf.data.synthetic.vocabulary import (
 )
 from kws_tf.errors import KwsError
 
-__all__ = ["ACCENTS", "COMMON_WORDS", "DEFAULT_UNKNOWN_WORDS", "DEFAULT_WORDS",
+__all__ = ["ACCENTS", "COMMON_WORDS", "DEFAULT_UNKNOWN_WORDS", "DEFAULT_WORDS", "FLITE_SHARE",
            "HELLO_EDGE_WORDS", "KNOBS", "KwsError", "available_voices", "generate"]
 
 # The realism knobs: default, and the value that turns the knob off (the ablation's).
@@ -78,7 +85,9 @@ KNOBS = {
     "reverb": (0.5, 0.0),   # share of clips reverberated in a simulated room
     "channel": (0.5, 0.0),  # share of clips through a device response (some clipped)
     "noise": (0.5, 0.0),    # share of clips with audible noise (10-35 dB SNR)
+    "flite": (None, 0.0),   # share of speakers that are Flite's; None: FLITE_SHARE if installed
 }
+FLITE_SHARE = 0.4
 ROOMS = 100  # simulated rooms --reverb draws from
 
 
@@ -100,16 +109,20 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     unknown, unknown_clips = _checked_unknown(words, unknown_words, unknown_clips_per_word,
                                               clips_per_word)
     knobs = _checked_knobs(knobs)
+    knobs["flite"] = _flite_share(knobs["flite"], progress)
     workers = _worker_count(workers)
     output_dir = os.path.abspath(str(output_dir))
     accents, variants = _english_voices()
-    pool = _speaker_pool(seed, _speaker_count(clips_per_word), accents, variants,
+    count = _speaker_count(clips_per_word)
+    n_flite = int(round(knobs["flite"] * count))
+    pool = _speaker_pool(seed, count - n_flite, accents, variants,
                          knobs["variety"], knobs["warp"], knobs["timbre"])
+    pool += _flite_pool(seed, n_flite)
     clips = _plan(output_dir, words, clips_per_word, seed, pool, knobs, unknown, unknown_clips)
     jobs = _jobs(clips, _noise_jobs(output_dir, words, seed, noise_files, accents, variants))
     _check_output_dir(output_dir)
     spec = {"jobs": jobs, "words": words + unknown, "output_dir": output_dir,
-            "voices": sorted({s["voice"] for s in pool}),
+            "voices": sorted({s["voice"] for s in pool if "engine" not in s}),
             "dirs": words + unknown + ([BACKGROUND_NOISE_DIR] if noise_files else []),
             "n_proc": min(workers, len(jobs)),
             "rooms": rir.bank(seed, ROOMS).astype(np.float32) if knobs["reverb"] else None}
@@ -165,12 +178,27 @@ def _checked_knobs(knobs):
     values = {}
     for name, (default, _) in KNOBS.items():
         value = knobs.get(name, default)
+        if value is None and name == "flite":
+            values[name] = None
+            continue
         limit = 0.5 if name in ("warp", "timbre") else 1
         if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                 or not 0 <= value <= limit:
             raise KwsError("--%s must be between 0 and %g, got %r" % (name, limit, value))
         values[name] = float(value)
     return values
+
+
+def _flite_share(share, progress):
+    """The share of Flite speakers: ``share``, or when None ``FLITE_SHARE`` if Flite is
+    installed and else 0 (with a note); asking for Flite without it is an error."""
+    if share is None:
+        share = FLITE_SHARE if flite.available() else 0.0
+        if not share and progress:
+            print("note: every speaker is espeak-ng's, as %s" % flite.MISSING, file=sys.stderr)
+    elif share and not flite.available():
+        raise KwsError("--flite %g: %s; --flite 0 goes without" % (share, flite.MISSING))
+    return share
 
 
 def _check_word_names(words, flag="--words"):

@@ -22,7 +22,12 @@ NOISE_KINDS = (("white_noise", 60), ("pink_noise", 60), ("brown_noise", 60),
                ("mains_hum", 45), ("babble", 45), ("fan", 50))
 
 # One independent random stream per purpose, drawn from the seed.
-_TAG_POOL, _TAG_PLAN, _TAG_CLIP, _TAG_NOISE = 1, 2, 3, 4
+_TAG_POOL, _TAG_PLAN, _TAG_CLIP, _TAG_NOISE, _TAG_FLITE = 1, 2, 3, 4, 5
+# Flite's voices (three men, one woman): how often each is drawn, the range of its speakers'
+# mean pitch in Hz (rms keeps its own) and of their warps.
+FLITE_VOICES = (("kal16", 0.2, (75, 160), (0.88, 1.12)), ("awb", 0.2, (75, 160), (0.88, 1.12)),
+                ("rms", 0.25, (75, 160), (0.88, 1.12)), ("slt", 0.35, (150, 280), (0.9, 1.18)))
+FLITE_STRETCHES = 15  # duration stretch 0.75, 0.80, ... 1.45
 
 
 def _key(text):
@@ -71,6 +76,28 @@ def _speaker_pool(seed, count, accents, variants, variety=0, warp=0.0, timbre=0.
                      "rate": rate, "pitch": pitch, "span": span,
                      "warp": float(rng.uniform(1.0 - warp, 1.0 + warp)) if warp else 1.0,
                      "timbre": _timbre(rng, timbre) if timbre else None})
+    return pool
+
+
+def _flite_pool(seed, count):
+    """``count`` distinct Flite speakers: a voice, a duration stretch, a mean pitch, a warp
+    (wider than espeak-ng speakers', as four voices make them all)."""
+    rng = np.random.default_rng([seed, _TAG_FLITE])
+    p = np.array([v[1] for v in FLITE_VOICES])
+    pool, seen = [], set()
+    while len(pool) < count:
+        voice, _, (f_lo, f_hi), (w_lo, w_hi) = FLITE_VOICES[rng.choice(len(FLITE_VOICES),
+                                                                        p=p / p.sum())]
+        stretch = 0.75 + 0.05 * int(rng.integers(FLITE_STRETCHES))
+        f0 = 5 * int(rng.integers(f_lo // 5, f_hi // 5 + 1))
+        name = "fl-%s-s%d-f%d" % (voice, round(100 * stretch), f0)
+        if name in seen:
+            continue
+        seen.add(name)
+        # rate and pitch are espeak-ng's neutral values, jittered per clip like theirs.
+        pool.append({"name": name, "voice": voice, "engine": "flite", "stretch": stretch,
+                     "f0": f0, "rate": 175, "pitch": 50,
+                     "warp": float(rng.uniform(w_lo, w_hi))})
     return pool
 
 

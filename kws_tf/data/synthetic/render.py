@@ -21,6 +21,7 @@ from kws_tf.data.synthetic.dsp import (
     resample,
 )
 from kws_tf.data.synthetic.espeak_ng import _espeak
+from kws_tf.data.synthetic.flite import _flite
 from kws_tf.data.synthetic.vocabulary import (
     _BABBLE_VOCAB,
     _voice_name,
@@ -79,19 +80,29 @@ def _text(word, rng, emphasis):
 def _speak_word(espeak, word, speaker, rng, emphasis=False):
     """One utterance of ``word`` at 16 kHz, trimmed to its active part.
 
-    The speaker's warp scales the spectrum (formants and pitch together) by reading
-    espeak-ng's output as if it had that much higher a sample rate.
+    The speaker's warp scales the spectrum (formants and pitch together) by reading the
+    synthesiser's output as if it had that much higher a sample rate.
     """
     rate = int(np.clip(speaker["rate"] + rng.integers(-5, 6), 80, 450))
     pitch = int(np.clip(speaker["pitch"] + rng.integers(-2, 3), 0, 100))
-    text, ssml = _text(word, rng, emphasis)
+    flite = speaker.get("engine") == "flite"
+    text, ssml = _text(word, rng, emphasis and not flite)  # Flite reads no SSML
     eq = _mic_eq(rng)
     synth_seed = int(rng.integers(1 << 31))
-    rate_in = 50 * int(round(espeak.sample_rate * speaker.get("warp", 1.0) / 50))
-    voice_file = _voice_file(speaker)
+    if flite:
+        engine, f0 = _flite(), speaker["f0"] * float(np.exp(rng.uniform(-0.05, 0.05)))
+
+        def say(rate):  # espeak-ng's words per minute, as Flite's duration stretch
+            return engine.synth(text, speaker["voice"], speaker["stretch"] * 175 / rate, f0)
+    else:
+        engine, voice_file = espeak, _voice_file(speaker)
+
+        def say(rate):
+            return espeak.synth(text, speaker["voice"], rate, pitch, speaker["span"],
+                                seed=synth_seed, ssml=ssml, voice_file=voice_file)
+    rate_in = 50 * int(round(engine.sample_rate * speaker.get("warp", 1.0) / 50))
     for _ in range(3):  # speed up an utterance that is too long
-        raw = espeak.synth(text, speaker["voice"], rate, pitch, speaker["span"],
-                           seed=synth_seed, ssml=ssml, voice_file=voice_file)
+        raw = say(rate)
         if raw.size == 0 or not np.any(raw):
             return None
         y = _to_16k(raw, rate_in, eq)
@@ -137,8 +148,9 @@ def _render_clip(espeak, clip):
     knobs = clip["knobs"]
     y = _speak_word(espeak, clip["word"], clip["speaker"], rng, knobs["variety"] > 0)
     if y is None or np.abs(y).max() <= 0:
-        raise KwsError("--words: espeak-ng produces no audio for %r"
-                       % clip["word"])
+        raise KwsError("--words: %s produces no audio for %r"
+                       % ("Flite" if clip["speaker"].get("engine") else "espeak-ng",
+                          clip["word"]))
     # Fade the cut edges, set the level, place the word in the second.
     fade = min(64, len(y) // 4)
     if fade:
