@@ -1,4 +1,5 @@
-"""``python -m kws_tf.data.synthetic``: writes the espeak-ng data set (kws_tf.data.synthetic)."""
+"""``python -m kws_tf.data.synthetic``: writes the synthetic data set (kws_tf.data.synthetic)."""
+import argparse
 import sys
 
 from kws_tf import cli
@@ -12,8 +13,8 @@ from kws_tf.data.synthetic import (
 
 KNOB_HELP = {
     "flite": "Share of speakers spoken by Flite's four voices (made from recordings of "
-             "people) instead of espeak-ng; needs the system's Flite library (default: "
-             "%g if it is installed, else 0)." % FLITE_SHARE,
+             "people) instead of espeak-ng; needs the system's Flite library. auto: %g if "
+             "it is installed, else 0." % FLITE_SHARE,
     "variety": "1: every espeak-ng English variant, the widest rate, pitch and pitch range, "
                "random word emphasis; 0: the common variants and middle ranges.",
     "warp": "Each speaker's spectrum is scaled by a factor within 1 +- this (a longer or "
@@ -35,7 +36,8 @@ KNOB_HELP = {
 def _parser():
     parser = cli.ArgumentParser(
         prog="python -m kws_tf.data.synthetic",
-        description="Writes a synthetic Speech-Commands-layout data set spoken by espeak-ng.")
+        description="Writes a synthetic Speech-Commands-layout data set spoken by espeak-ng "
+                    "and Flite.")
     parser.add_argument("--output_dir", required=True,
                         help="Folder to write <word>/*.wav and _background_noise_/*.wav into.")
     parser.add_argument("--clips_per_word", type=int, default=300,
@@ -58,10 +60,21 @@ def _parser():
                         help="Long background noise files to write.")
     group = parser.add_argument_group("realism knobs")
     for name, (default, off) in KNOBS.items():
-        group.add_argument("--" + name, type=float, default=default,
+        group.add_argument("--" + name, type=float if default is not None else _share_or_auto,
+                           default="auto" if default is None else default,
                            help="%s Off: %g." % (KNOB_HELP[name], off))
     cli.add_json_out(parser)
     return parser
+
+
+def _share_or_auto(text):
+    """A knob's share, or "auto" (None: the generator decides)."""
+    if text == "auto":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a share or auto, got %r" % text) from None
 
 
 def _word_list(text):

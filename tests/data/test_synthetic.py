@@ -262,6 +262,7 @@ def _error_line(capsys):
     (["--warp", "0.9"], "--warp"),
     (["--noise", "-0.1"], "--noise"),
     (["--flite", "1.5"], "--flite"),
+    (["--flite", "some"], "--flite"),
 ])
 def test_bad_flags_exit_2(tmp_path, capsys, flags, needle):
     out = tmp_path / "out"
