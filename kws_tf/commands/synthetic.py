@@ -8,6 +8,7 @@ from kws_tf.data.synthetic import (
     FLITE_SHARE,
     HELLO_EDGE_WORDS,
     KNOBS,
+    flite,
     generate,
 )
 
@@ -92,6 +93,8 @@ def main(argv=None):
                            unknown_clips_per_word=args.unknown_clips_per_word,
                            **{name: getattr(args, name) for name in KNOBS})
         cli.write_json(args.json_out, summary)
+    if args.flite is None and not summary["knobs"]["flite"]:
+        print("note: every speaker is espeak-ng's, as %s" % flite.MISSING, file=sys.stderr)
     print("wrote %d clips (%d words, %d unknown words, %d speakers) and %d noise files to %s "
           "in %.1f s (%.0f clips/s)"
           % (summary["total_clips"], len(summary["words"]), len(summary["unknown_words"]),

@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 
+from kws_tf.commands import synthetic as synthetic_command
 from kws_tf.data import synthetic
 from kws_tf.data.synthetic import flite
 from kws_tf.errors import KwsError
@@ -60,6 +61,10 @@ def test_missing_flite(tmp_path, monkeypatch, capsys):
     with pytest.raises(KwsError, match=r"--flite 0\.3: the Flite library is not installed"):
         synthetic.generate(tmp_path / "asked", flite=0.3, **ARGS)
     assert not (tmp_path / "asked" / "go").exists()
-    summary = synthetic.generate(tmp_path / "default", **{**ARGS, "progress": True})
-    assert summary["knobs"]["flite"] == 0.0
-    assert "every speaker is espeak-ng's" in capsys.readouterr().err
+    assert synthetic.generate(tmp_path / "default", **ARGS)["knobs"]["flite"] == 0.0
+    capsys.readouterr()
+    assert synthetic_command.main(["--output_dir", str(tmp_path / "cli"), "--words", "go",
+                                   "--clips_per_word", "2", "--unknown_words", "",
+                                   "--noise_files", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "note: every speaker is espeak-ng's" in err and "wrote 2 clips" in err

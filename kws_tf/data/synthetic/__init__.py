@@ -43,7 +43,6 @@ Usage::
 """
 import numbers
 import os
-import sys
 import tempfile
 import time
 
@@ -109,7 +108,7 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     unknown, unknown_clips = _checked_unknown(words, unknown_words, unknown_clips_per_word,
                                               clips_per_word)
     knobs = _checked_knobs(knobs)
-    knobs["flite"] = _flite_share(knobs["flite"], progress)
+    knobs["flite"] = _flite_share(knobs["flite"])
     workers = _worker_count(workers)
     output_dir = os.path.abspath(str(output_dir))
     accents, variants = _english_voices()
@@ -189,14 +188,12 @@ def _checked_knobs(knobs):
     return values
 
 
-def _flite_share(share, progress):
+def _flite_share(share):
     """The share of Flite speakers: ``share``, or when None ``FLITE_SHARE`` if Flite is
-    installed and else 0 (with a note); asking for Flite without it is an error."""
+    installed and else 0; asking for Flite without it is an error."""
     if share is None:
-        share = FLITE_SHARE if flite.available() else 0.0
-        if not share and progress:
-            print("note: every speaker is espeak-ng's, as %s" % flite.MISSING, file=sys.stderr)
-    elif share and not flite.available():
+        return FLITE_SHARE if flite.available() else 0.0
+    if share and not flite.available():
         raise KwsError("--flite %g: %s; --flite 0 goes without" % (share, flite.MISSING))
     return share
 
