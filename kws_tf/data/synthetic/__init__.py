@@ -177,7 +177,7 @@ def _checked_knobs(knobs):
     values = {}
     for name, (default, _) in KNOBS.items():
         value = knobs.get(name, default)
-        if value is None and name == "flite":
+        if value is None and default is None:  # "auto": resolved by the knob's own rule
             values[name] = None
             continue
         limit = 0.5 if name in ("warp", "timbre") else 1

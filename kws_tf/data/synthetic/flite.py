@@ -2,7 +2,7 @@
 
 Flite's voices are built from recordings of people (a diphone voice and three statistical
 parametric ones), so their consonants are not rule-made as espeak-ng's are.  The library is
-the system's ``libflite`` (Debian/Ubuntu package ``flite``), loaded on first use.
+the system's ``libflite`` (Debian/Ubuntu package ``libflite1``), loaded on first use.
 """
 import ctypes
 import ctypes.util

@@ -28,6 +28,7 @@ _TAG_POOL, _TAG_PLAN, _TAG_CLIP, _TAG_NOISE, _TAG_FLITE = 1, 2, 3, 4, 5
 FLITE_VOICES = (("kal16", 0.2, (75, 160), (0.88, 1.12)), ("awb", 0.2, (75, 160), (0.88, 1.12)),
                 ("rms", 0.25, (75, 160), (0.88, 1.12)), ("slt", 0.35, (150, 280), (0.9, 1.18)))
 FLITE_STRETCHES = 15  # duration stretch 0.75, 0.80, ... 1.45
+FLITE_RATE = 175  # a Flite speaker's rate: espeak-ng's neutral words/min, jittered per clip
 
 
 def _key(text):
@@ -96,7 +97,7 @@ def _flite_pool(seed, count):
         seen.add(name)
         # rate and pitch are espeak-ng's neutral values, jittered per clip like theirs.
         pool.append({"name": name, "voice": voice, "engine": "flite", "stretch": stretch,
-                     "f0": f0, "rate": 175, "pitch": 50,
+                     "f0": f0, "rate": FLITE_RATE, "pitch": 50,
                      "warp": float(rng.uniform(w_lo, w_hi))})
     return pool
 

@@ -22,6 +22,7 @@ from kws_tf.data.synthetic.dsp import (
 )
 from kws_tf.data.synthetic.espeak_ng import _espeak
 from kws_tf.data.synthetic.flite import _flite
+from kws_tf.data.synthetic.plan import FLITE_RATE
 from kws_tf.data.synthetic.vocabulary import (
     _BABBLE_VOCAB,
     _voice_name,
@@ -93,7 +94,8 @@ def _speak_word(espeak, word, speaker, rng, emphasis=False):
         engine, f0 = _flite(), speaker["f0"] * float(np.exp(rng.uniform(-0.05, 0.05)))
 
         def say(rate):  # espeak-ng's words per minute, as Flite's duration stretch
-            return engine.synth(text, speaker["voice"], speaker["stretch"] * 175 / rate, f0)
+            return engine.synth(text, speaker["voice"], speaker["stretch"] * FLITE_RATE / rate,
+                                f0)
     else:
         engine, voice_file = espeak, _voice_file(speaker)
 
