@@ -14,6 +14,7 @@ import traceback
 
 import kws_tf
 from kws_tf import progress
+from kws_tf.data.synthetic import flite
 from kws_tf.data.synthetic.render import _check_words, _set_rooms, _task
 from kws_tf.errors import KwsError
 
@@ -59,6 +60,7 @@ def _run_jobs(spec, send):
     """
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    flite.available()  # finds the libraries once here, not in each forked worker
     with ctx.Pool(spec["n_proc"], maxtasksperchild=1, initializer=_set_rooms,
                   initargs=(spec["rooms"],)) as procs:
         silent, missing = procs.apply(_check_words,

@@ -6,6 +6,7 @@ the system's ``libflite`` (Debian/Ubuntu package ``libflite1``), loaded on first
 """
 import ctypes
 import ctypes.util
+import functools
 
 import numpy as np
 
@@ -28,13 +29,20 @@ class _Voice(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("features", ctypes.c_void_p)]
 
 
+@functools.lru_cache(maxsize=None)
+def _path(stem):
+    """find_library's answer, once per process and the processes it forks (each call runs
+    ldconfig: about 3 ms)."""
+    return ctypes.util.find_library(stem)
+
+
 def available():
     """Whether the system has libflite and its four English voices (nothing is loaded)."""
-    return all(ctypes.util.find_library(stem) for stem in _STEMS)
+    return all(_path(stem) for stem in _STEMS)
 
 
 def _load(stem):
-    path = ctypes.util.find_library(stem)
+    path = _path(stem)
     if path is None:
         raise KwsError("--flite: lib%s is missing: %s" % (stem, MISSING))
     return ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
