@@ -20,7 +20,8 @@ Experiments (``--runs``, comma-separated):
 
     python bench/transfer.py --real_dir real_dev --checkpoint TRAIN_DIR  (score only)
     python bench/transfer.py --real_dir real_dev [--runs full,no_reverb,custom]
-        [--clips_per_word 800] [--synthetic_flags "..."] [--work_dir DIR] [--json_out F]
+        [--clips_per_word 800] [--synthetic_flags "..."] [--train_flags "..."]
+        [--work_dir DIR] [--json_out F]
 """
 import json
 import os
@@ -59,6 +60,8 @@ def _parser():
                              "several clips, so compare means over seeds).")
     parser.add_argument("--synthetic_flags", default="",
                         help="More flags for python -m kws_tf.data.synthetic (every run).")
+    parser.add_argument("--train_flags", default="",
+                        help="More flags for train.py (every run), e.g. \"--time_masks 2\".")
     parser.add_argument("--custom_words", default="marvin,sheila,happy,house",
                         help="The custom run's keywords (words of --real_dir).")
     parser.add_argument("--how_many_training_steps", default="600,300")
@@ -124,7 +127,7 @@ def _experiment(args, name, work, train_seeds):
                "--learning_rate", args.learning_rate, "--eval_step_interval", "150",
                "--unknown_percentage", args.unknown_percentage, "--seed", str(seed),
                "--save_step_interval", "150", "--train_dir", os.path.join(where, "train"),
-               "--summaries_dir", os.path.join(where, "logs")],
+               "--summaries_dir", os.path.join(where, "logs")] + shlex.split(args.train_flags),
             where + ".log")
         scores = score(os.path.join(where, "train"), args.real_dir)
         print(f"{name} (train seed {seed}): {_summary(scores, keywords)} (synthetic set "
@@ -136,6 +139,7 @@ def _experiment(args, name, work, train_seeds):
         print(f"{name} over train seeds {','.join(map(str, seeds))}: "
               f"{_summary(pooled, keywords, 'mean balanced')}", flush=True)
     return {"synthetic_flags": _synthetic_flags(args, name),
+            "train_flags": shlex.split(args.train_flags),
             "synthetic_clips": generated["total_clips"],
             "synthetic_seconds": generated["seconds"],
             "pooled": pooled, "train_seeds": seeds}

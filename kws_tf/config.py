@@ -319,6 +319,16 @@ class AugmentConfig(Settings):
     rir_bank_size: int = setting(
         200, "How many rooms to simulate for --reverb_probability (made once per --seed and "
              "cached; 0: only --rir_dir's).", type=int)
+    time_masks_number: int = setting(
+        0, "SpecAugment: how many runs of frames of each training clip's features are masked "
+           "(each masked value becomes the clip's mean of its coefficient).", type=int)
+    time_mask_max_size: int = setting(
+        10, "The longest --time_masks_number run, in frames.", type=int)
+    frequency_masks_number: int = setting(
+        0, "SpecAugment: how many runs of feature coefficients of each training clip are "
+           "masked the same way.", type=int)
+    frequency_mask_max_size: int = setting(
+        2, "The longest --frequency_masks_number run, in coefficients.", type=int)
 
     def validate(self):
         if self.time_shift_ms < 0:
@@ -337,6 +347,10 @@ class AugmentConfig(Settings):
             raise KwsError(f"--rir_bank_size must not be negative, got {self.rir_bank_size}")
         if self.reverb_probability and not (self.rir_bank_size or self.rir_dir):
             raise KwsError("--reverb_probability needs rooms: --rir_bank_size 0 and no --rir_dir")
+        for flag in ("time_masks_number", "time_mask_max_size", "frequency_masks_number",
+                     "frequency_mask_max_size"):
+            if getattr(self, flag) < 0:
+                raise KwsError(f"--{flag} must not be negative, got {getattr(self, flag)}")
         return self
 
 
@@ -374,6 +388,8 @@ _HELLO_EDGE_DATA_FLAGS = (
                   "skip_bad_files", "resampler")))
 # The multi-condition options, after Hello Edge's.
 _MULTI_CONDITION_FLAGS = ("background_snr_db", "reverb_probability", "rir_dir", "rir_bank_size")
+_SPEC_AUGMENT_FLAGS = ("time_masks_number", "time_mask_max_size", "frequency_masks_number",
+                       "frequency_mask_max_size")
 
 
 def add_data_flags(parser):
@@ -388,6 +404,12 @@ def add_multi_condition_flags(parser):
     """Training's noise-at-SNR and reverberation flags (AugmentConfig's beyond Hello Edge)."""
     return add_flags(parser.add_argument_group("noise and reverberation (docs/robustness.md)"),
                      AugmentConfig, _MULTI_CONDITION_FLAGS)
+
+
+def add_spec_augment_flags(parser):
+    """Training's SpecAugment masks (AugmentConfig's, on the features)."""
+    return add_flags(parser.add_argument_group("SpecAugment (docs/training.md)"),
+                     AugmentConfig, _SPEC_AUGMENT_FLAGS)
 
 
 def add_feature_flags(parser, defaults=True):

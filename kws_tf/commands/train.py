@@ -12,6 +12,7 @@ from kws_tf.config import (
     add_feature_flags,
     add_flags,
     add_multi_condition_flags,
+    add_spec_augment_flags,
     from_flags,
 )
 from kws_tf.errors import KwsError
@@ -38,6 +39,7 @@ def build_parser():
         description="Train a keyword spotting model with Hello Edge's flags (see README).")
     add_data_flags(parser)
     add_multi_condition_flags(parser)
+    add_spec_augment_flags(parser)
     group = parser.add_argument_group("curriculum and data parameters (docs/robustness.md)")
     add_flags(group, CurriculumConfig)
     add_flags(group, DataParametersConfig)

@@ -14,10 +14,15 @@ batch's, so Hello Edge's draws stay the same):
   ratio, measured against the RMS of the clip's active speech (``active_rms``). Silence clips
   have no speech to measure: they keep Hello Edge's volume rule. A mix that would clip is
   scaled down as a whole, so the ratio holds.
+- ``--time_masks_number`` / ``--frequency_masks_number`` (SpecAugment, on the features): runs
+  of up to ``--time_mask_max_size`` frames, or ``--frequency_mask_max_size`` coefficients, of
+  each clip take the clip's mean of each coefficient (rounded as --feature_bits rounds), so a
+  mask hides detail without adding a level the features never have.
 """
 import numpy as np
 import tensorflow as tf
 
+from kws_tf import features
 from kws_tf.config import parse_snr_conditions
 from kws_tf.data import rir
 
@@ -88,6 +93,24 @@ class Augmenter:
             clips = self._add_noise(clips, keys, more[2:])
         return clips
 
+    def mask(self, feats, key, feature_config):
+        """SpecAugment's masks on a batch of features [batch, frames, coefficients]."""
+        augment = self.augment
+        if not (augment.time_masks_number or augment.frequency_masks_number):
+            return feats
+        keys = tf.random.experimental.stateless_split(
+            tf.random.experimental.stateless_fold_in(key, 2),
+            2 * (augment.time_masks_number + augment.frequency_masks_number))
+        fill = features.quantize_tf(tf.reduce_mean(feats, axis=1, keepdims=True), feature_config)
+        runs = [(1, augment.time_mask_max_size)] * augment.time_masks_number + \
+            [(2, augment.frequency_mask_max_size)] * augment.frequency_masks_number
+        for i, (axis, max_size) in enumerate(runs):
+            masked = _mask_run(tf.shape(feats)[0], tf.shape(feats)[axis], max_size,
+                               keys[2 * i], keys[2 * i + 1])
+            masked = masked[:, :, tf.newaxis] if axis == 1 else masked[:, tf.newaxis, :]
+            feats = tf.where(masked, fill, feats)
+        return feats
+
     def _shift(self, clips, key):
         # Per-row slices (map_fn) cost a third of element-wise gathers here.
         if self.shift_samples <= 0:
@@ -136,6 +159,16 @@ class Augmenter:
         by_snr = tf.where(tf.gather(clean, pick)[:, tf.newaxis], clips,
                           mix_at_snr(clips, window, snr, speech=speech))
         return tf.where((speech <= _TINY)[:, tf.newaxis], by_volume, by_snr)
+
+
+def _mask_run(batch_size, length, max_size, size_key, start_key):
+    """[batch, length] bools: per row a run of 0..max_size positions at a uniform start."""
+    size = tf.random.stateless_uniform([batch_size], size_key, 0, max_size + 1, dtype=tf.int32)
+    size = tf.minimum(size, length)
+    start = tf.cast(tf.random.stateless_uniform([batch_size], start_key) *
+                    tf.cast(length - size + 1, tf.float32), tf.int32)
+    position = tf.range(length)[tf.newaxis, :]
+    return (position >= start[:, tf.newaxis]) & (position < (start + size)[:, tf.newaxis])
 
 
 def rooms_for(augment, seed, sample_rate, resampler):

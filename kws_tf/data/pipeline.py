@@ -149,7 +149,8 @@ class SplitData:
         def batch(step, indices):
             clips = tf.cast(tf.gather(audio, indices), tf.float32) / 32768.0
             key = tf.stack([tf.constant(seed, tf.int64), step])
-            pair = features.compute(augmenter(clips, key), config), tf.gather(labels, indices)
+            feats = augmenter.mask(features.compute(augmenter(clips, key), config), key, config)
+            pair = feats, tf.gather(labels, indices)
             return pair + (tf.cast(indices, tf.int32),) if with_index else pair
 
         return (tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max)

@@ -160,3 +160,45 @@ def test_noise_is_a_window_of_one_noise_file_at_a_bounded_gain():
             np.testing.assert_allclose(step, step.mean(), rtol=1e-2)  # float32 steps
             gain = step.mean() / (2 / 29999)
             assert 0 < gain <= 0.1
+
+
+def _masked(settings, feats, config=CONFIG):
+    augmenter = augment.Augmenter(config, settings)
+    return augmenter.mask(tf.constant(feats), tf.constant([3, 5], tf.int64), config).numpy()
+
+
+def test_spec_augment_is_off_by_default_and_masks_runs_with_the_clips_mean():
+    feats = np.random.default_rng(0).standard_normal((64, 49, 10)).astype(np.float32) + 3.0
+    assert np.array_equal(_masked(AugmentConfig(), feats), feats)
+    out = _masked(AugmentConfig(time_masks_number=1, time_mask_max_size=8), feats)
+    changed = np.any(out != feats, axis=2)                        # [clip, frame]
+    assert np.all(np.any(out != feats, axis=1) == np.any(changed, axis=1)[:, None])
+    sizes = changed.sum(axis=1)
+    assert sizes.max() <= 8 and len(set(sizes)) > 3                # 0..8 frames, drawn per clip
+    for clip, row in zip(range(len(feats)), changed):
+        frames = np.flatnonzero(row)
+        if len(frames):
+            assert np.array_equal(frames, np.arange(frames[0], frames[-1] + 1))  # one run
+            np.testing.assert_allclose(out[clip, frames], np.broadcast_to(
+                feats[clip].mean(axis=0), (len(frames), 10)), rtol=1e-5)
+    out = _masked(AugmentConfig(frequency_masks_number=2, frequency_mask_max_size=3), feats)
+    coefficients = np.any(out != feats, axis=1)                    # [clip, coefficient]
+    assert np.all(np.any(out != feats, axis=2) == np.any(coefficients, axis=1)[:, None])
+    assert 0 < coefficients.sum(axis=1).max() <= 6
+    again = _masked(AugmentConfig(frequency_masks_number=2, frequency_mask_max_size=3), feats)
+    assert np.array_equal(out, again)                              # a pure function of the key
+
+
+def test_spec_augment_fills_with_values_the_feature_bits_can_hold():
+    config = FeatureConfig(feature_bits=6, feature_frac_bits=1)
+    feats = np.round(np.random.default_rng(1).uniform(-30, 30, (16, 49, 10)) * 2) / 2
+    out = _masked(AugmentConfig(time_masks_number=2), feats.astype(np.float32), config)
+    assert np.any(out != feats)
+    np.testing.assert_array_equal(out * 2, np.round(out * 2))
+
+
+def test_spec_augment_sizes_must_not_be_negative():
+    for flag in ("time_masks_number", "time_mask_max_size", "frequency_masks_number",
+                 "frequency_mask_max_size"):
+        with pytest.raises(KwsError, match=f"--{flag}"):
+            AugmentConfig(**{flag: -1}).validate()

@@ -1,5 +1,5 @@
-"""Every multi-condition option trains the 2 48 ds_cnn_bf, DS_CNN_S and ConvMixer end to end
-(tiny data, few steps), and the result evaluates like any checkpoint."""
+"""Every multi-condition option (and SpecAugment) trains the 2 48 ds_cnn_bf, DS_CNN_S and
+ConvMixer end to end (tiny data, few steps), and the result evaluates like any checkpoint."""
 import json
 
 import pytest
@@ -21,6 +21,8 @@ OPTIONS = {
                        "--rir_bank_size", "3"],
     "curriculum": ["--curriculum", "snr", "--curriculum_patience", "1", "--rir_bank_size", "3"],
     "data parameters": ["--data_parameters", "--background_snr_db", "clean,0"],
+    "spec augment": ["--time_masks_number", "2", "--time_mask_max_size", "5",
+                     "--frequency_masks_number", "1"],
 }
 
 

@@ -71,6 +71,7 @@ def test_learning_rate_schedule_is_piecewise_over_cumulative_steps():
     (["--model_size_info", "2", "48"], "--model_size_info for ds_cnn_bf"),
     (["--eval_step_interval", "0"], "--eval_step_interval"),
     (["--train_dir", "/dev/null/x"], "cannot write"),
+    (["--time_masks_number", "-1"], "--time_masks_number"),
 ])
 def test_bad_flags_fail_before_training(data_dir, tmp_path, capsys, extra, message):
     assert _run(_flags(data_dir, tmp_path) + extra) == 2
