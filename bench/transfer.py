@@ -61,7 +61,7 @@ def _parser():
     parser.add_argument("--synthetic_flags", default="",
                         help="More flags for python -m kws_tf.data.synthetic (every run).")
     parser.add_argument("--train_flags", default="",
-                        help="More flags for train.py (every run), e.g. \"--time_masks 2\".")
+                        help="More flags for train.py (every run), e.g. \"--time_masks_number 2\".")
     parser.add_argument("--custom_words", default="marvin,sheila,happy,house",
                         help="The custom run's keywords (words of --real_dir).")
     parser.add_argument("--how_many_training_steps", default="600,300")

@@ -347,8 +347,7 @@ class AugmentConfig(Settings):
             raise KwsError(f"--rir_bank_size must not be negative, got {self.rir_bank_size}")
         if self.reverb_probability and not (self.rir_bank_size or self.rir_dir):
             raise KwsError("--reverb_probability needs rooms: --rir_bank_size 0 and no --rir_dir")
-        for flag in ("time_masks_number", "time_mask_max_size", "frequency_masks_number",
-                     "frequency_mask_max_size"):
+        for flag in _SPEC_AUGMENT_FLAGS:
             if getattr(self, flag) < 0:
                 raise KwsError(f"--{flag} must not be negative, got {getattr(self, flag)}")
         return self

@@ -68,6 +68,7 @@ class Augmenter:
     """The augmentation of one training stream: `augment` settings, noise and rooms fixed."""
 
     def __init__(self, feature_config, augment, background=None, rooms=None):
+        self.feature_config = feature_config
         self.samples = feature_config.desired_samples
         self.shift_samples = int(augment.time_shift_ms * feature_config.sample_rate / 1000)
         self.augment = augment
@@ -93,7 +94,7 @@ class Augmenter:
             clips = self._add_noise(clips, keys, more[2:])
         return clips
 
-    def mask(self, feats, key, feature_config):
+    def mask(self, feats, key):
         """SpecAugment's masks on a batch of features [batch, frames, coefficients]."""
         augment = self.augment
         if not (augment.time_masks_number or augment.frequency_masks_number):
@@ -101,7 +102,8 @@ class Augmenter:
         keys = tf.random.experimental.stateless_split(
             tf.random.experimental.stateless_fold_in(key, 2),
             2 * (augment.time_masks_number + augment.frequency_masks_number))
-        fill = features.quantize_tf(tf.reduce_mean(feats, axis=1, keepdims=True), feature_config)
+        fill = features.quantize_tf(tf.reduce_mean(feats, axis=1, keepdims=True),
+                                    self.feature_config)
         runs = [(1, augment.time_mask_max_size)] * augment.time_masks_number + \
             [(2, augment.frequency_mask_max_size)] * augment.frequency_masks_number
         for i, (axis, max_size) in enumerate(runs):

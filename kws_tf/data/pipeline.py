@@ -149,7 +149,7 @@ class SplitData:
         def batch(step, indices):
             clips = tf.cast(tf.gather(audio, indices), tf.float32) / 32768.0
             key = tf.stack([tf.constant(seed, tf.int64), step])
-            feats = augmenter.mask(features.compute(augmenter(clips, key), config), key, config)
+            feats = augmenter.mask(features.compute(augmenter(clips, key), config), key)
             pair = feats, tf.gather(labels, indices)
             return pair + (tf.cast(indices, tf.int32),) if with_index else pair
 
