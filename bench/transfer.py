@@ -2,9 +2,11 @@
 
 Each experiment writes a synthetic set (``python -m kws_tf.data.synthetic``), trains the
 demo's DS_CNN_S recipe on it (``train.py``: DEMO_FEATURES, 600,300 steps at 0.002,0.0005,
---unknown_percentage 30) and labels every clip of --real_dir (a Speech Commands layout of real
-recordings, e.g. real_dev) with the best checkpoint; the defaults are ``make demo``'s set
-(800 clips of each keyword, 48 of each other word). Keyword accuracy is the share of the
+--unknown_percentage 30; first two teachers of that recipe, seeds 1 and 2, whose averaged
+probabilities every model then learns from as well) and labels every clip of --real_dir (a
+Speech Commands layout of real recordings, e.g. real_dev) with the best checkpoint; the
+defaults are ``make demo``'s set (800 clips of each keyword, 48 of each other word) and
+recipe. Keyword accuracy is the share of the
 keyword clips given their own label; unknown accuracy the share of the other words' clips
 labelled _unknown_; both come with counts, since a small real set moves a point per clip.
 Their mean (balanced) does not move when a model merely trades one for the other.
@@ -21,7 +23,7 @@ Experiments (``--runs``, comma-separated):
     python bench/transfer.py --real_dir real_dev --checkpoint TRAIN_DIR  (score only)
     python bench/transfer.py --real_dir real_dev [--runs full,no_reverb,custom]
         [--clips_per_word 800] [--synthetic_flags "..."] [--train_flags "..."]
-        [--work_dir DIR] [--json_out F]
+        [--teacher_seeds 1,2 | ''] [--work_dir DIR] [--json_out F]
 """
 import json
 import os
@@ -58,6 +60,11 @@ def _parser():
                         help="Comma-separated train.py --seed values: each experiment trains "
                              "once per seed on the same set (runs of one recipe differ by "
                              "several clips, so compare means over seeds).")
+    parser.add_argument("--teacher_seeds", default="1,2",
+                        help="Comma-separated train.py --seed values of teachers (make demo's): "
+                             "each experiment first trains them, then every --train_seeds "
+                             "model learns from their averaged probabilities as well "
+                             "(--teacher_checkpoints); '' for none.")
     parser.add_argument("--synthetic_flags", default="",
                         help="More flags for python -m kws_tf.data.synthetic (every run).")
     parser.add_argument("--train_flags", default="",
@@ -117,23 +124,17 @@ def _experiment(args, name, work, train_seeds):
          + _synthetic_flags(args, name), os.path.join(work, name, "synthetic.log"))
     with open(gen_json) as stream:
         generated = json.load(stream)
-    seeds = {}
-    for seed in train_seeds:
-        where = os.path.join(work, name, f"seed{seed}")
-        train_seconds = _run(
-            ["train.py", "--data_url=", "--data_dir", data, "--wanted_words", ",".join(keywords)]
-            + FEATURES + DS_CNN_S
-            + ["--how_many_training_steps", args.how_many_training_steps,
-               "--learning_rate", args.learning_rate, "--eval_step_interval", "150",
-               "--unknown_percentage", args.unknown_percentage, "--seed", str(seed),
-               "--save_step_interval", "150", "--train_dir", os.path.join(where, "train"),
-               "--summaries_dir", os.path.join(where, "logs")] + shlex.split(args.train_flags),
-            where + ".log")
-        scores = score(os.path.join(where, "train"), args.real_dir)
-        print(f"{name} (train seed {seed}): {_summary(scores, keywords)} (synthetic set "
-              f"{generated['total_clips']} clips in {generated['seconds']:.1f} s, training "
-              f"{train_seconds:.0f} s)", flush=True)
-        seeds[seed] = {"train_seconds": round(train_seconds, 1), **scores}
+    teachers = {}
+    for seed in _seeds(args.teacher_seeds, "--teacher_seeds", allow_none=True):
+        where = os.path.join(work, name, f"teacher{seed}")
+        teachers[seed] = _train_and_score(args, name, data, keywords, seed, where, generated,
+                                          role="teacher seed")
+    teaching = ["--teacher_checkpoints", ",".join(
+        os.path.join(work, name, f"teacher{seed}", "train") for seed in teachers)]
+    seeds = {seed: _train_and_score(args, name, data, keywords, seed,
+                                    os.path.join(work, name, f"seed{seed}"), generated,
+                                    teaching if teachers else [])
+             for seed in train_seeds}
     pooled = _pooled(list(seeds.values()))
     if len(seeds) > 1:
         print(f"{name} over train seeds {','.join(map(str, seeds))}: "
@@ -142,7 +143,26 @@ def _experiment(args, name, work, train_seeds):
             "train_flags": shlex.split(args.train_flags),
             "synthetic_clips": generated["total_clips"],
             "synthetic_seconds": generated["seconds"],
-            "pooled": pooled, "train_seeds": seeds}
+            "pooled": pooled, "train_seeds": seeds, "teachers": teachers}
+
+
+def _train_and_score(args, name, data, keywords, seed, where, generated, extra=(),
+                     role="train seed"):
+    """Trains the demo's recipe with `seed` into `where` and scores it on --real_dir."""
+    train_seconds = _run(
+        ["train.py", "--data_url=", "--data_dir", data, "--wanted_words", ",".join(keywords)]
+        + FEATURES + DS_CNN_S
+        + ["--how_many_training_steps", args.how_many_training_steps,
+           "--learning_rate", args.learning_rate, "--eval_step_interval", "150",
+           "--unknown_percentage", args.unknown_percentage, "--seed", str(seed),
+           "--save_step_interval", "150", "--train_dir", os.path.join(where, "train"),
+           "--summaries_dir", os.path.join(where, "logs")] + shlex.split(args.train_flags)
+        + list(extra), where + ".log")
+    scores = score(os.path.join(where, "train"), args.real_dir)
+    print(f"{name} ({role} {seed}{', with teachers' if extra else ''}): "
+          f"{_summary(scores, keywords)} (synthetic set {generated['total_clips']} clips in "
+          f"{generated['seconds']:.1f} s, training {train_seconds:.0f} s)", flush=True)
+    return {"train_seconds": round(train_seconds, 1), **scores}
 
 
 def _pooled(runs):
@@ -168,13 +188,13 @@ def _figures(counts, per_word):
     return result
 
 
-def _seeds(text):
+def _seeds(text, flag="--train_seeds", allow_none=False):
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise KwsError(f"--train_seeds: not a list of whole numbers: {text!r}") from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise KwsError(f"--train_seeds: give distinct seeds, got {text!r}")
+        raise KwsError(f"{flag}: not a list of whole numbers: {text!r}") from None
+    if (not seeds and not allow_none) or len(set(seeds)) != len(seeds):
+        raise KwsError(f"{flag}: give distinct seeds, got {text!r}")
     return seeds
 
 
@@ -239,6 +259,7 @@ def main(argv=None):
             return 0
         names = [n.strip() for n in args.runs.split(",") if n.strip()]
         train_seeds = _seeds(args.train_seeds)
+        _seeds(args.teacher_seeds, "--teacher_seeds", allow_none=True)
         if not names:
             raise KwsError("--runs: no experiments given")
         for name in names:

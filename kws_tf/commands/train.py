@@ -21,6 +21,7 @@ from kws_tf.quant import integer_sim, qat
 from kws_tf.train import loop
 from kws_tf.train.curriculum import CurriculumConfig
 from kws_tf.train.data_parameters import DataParametersConfig
+from kws_tf.train.distillation import DistillationConfig
 
 
 def _bool(text):
@@ -43,6 +44,8 @@ def build_parser():
     group = parser.add_argument_group("curriculum and data parameters (docs/robustness.md)")
     add_flags(group, CurriculumConfig)
     add_flags(group, DataParametersConfig)
+    add_flags(parser.add_argument_group("knowledge distillation (docs/training.md)"),
+              DistillationConfig)
     add_feature_flags(parser)
     models.add_model_flags(parser)
     group = parser.add_argument_group("training (as Hello Edge)")
@@ -163,7 +166,8 @@ def resolve(args):
         start_checkpoint=start, check_nans=args.check_nans,
         distribution_strategy=args.distribution_strategy,
         calibration_samples=args.calibration_samples, flags=flags, curriculum=curriculum,
-        data_parameters=from_flags(DataParametersConfig, args))
+        data_parameters=from_flags(DataParametersConfig, args),
+        distillation=from_flags(DistillationConfig, args))
 
 
 def main(argv=None):

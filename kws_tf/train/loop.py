@@ -28,7 +28,7 @@ from kws_tf.errors import KwsError
 from kws_tf.models import checkpoint as model_checkpoint
 from kws_tf.models import net_config as nc
 from kws_tf.quant import integer_sim, qat
-from kws_tf.train import checkpoints, summaries
+from kws_tf.train import checkpoints, distillation, summaries
 from kws_tf.train.curriculum import (
     SNR_STAGES,
     Curriculum,
@@ -37,6 +37,7 @@ from kws_tf.train.curriculum import (
     stage_augment,
 )
 from kws_tf.train.data_parameters import DataParameters, DataParametersConfig
+from kws_tf.train.distillation import DistillationConfig
 
 STRATEGIES = ("none", "mirrored", "multi_worker")
 
@@ -68,6 +69,7 @@ class TrainSettings:
     flags: dict  # what training_flags.json records
     curriculum: CurriculumConfig = CurriculumConfig()
     data_parameters: DataParametersConfig = DataParametersConfig()
+    distillation: DistillationConfig = DistillationConfig()
 
     @property
     def integer(self):
@@ -174,6 +176,7 @@ class _Run:
     saved: object = None  # what checkpoints hold: the integer simulation keeps float weights
     optimizer: object = None
     data_parameters: object = None
+    teachers: tuple = ()
     writers: object = None
 
 
@@ -269,6 +272,7 @@ def _build(settings, run, schedule):
             model = run.saved = qat.apply(model, settings.model_architecture, settings.quantize)
             print(qat.describe(model, settings.quantize))
         run.model = model
+        run.teachers = distillation.load_teachers(settings.distillation, run.info)
         run.optimizer = keras.optimizers.Adam(learning_rate=schedule)
         run.optimizer.build(model.trainable_variables)
         if settings.data_parameters.data_parameters:
@@ -327,7 +331,8 @@ def _run_steps(settings, run, schedule, total_steps, start_step):
                        f"{replicas} replicas")
     batches = _batches(settings, run, per_replica, start_step)
     train_step = _train_step(run.strategy, run.model, run.optimizer, settings.batch_size,
-                             settings.check_nans, run.data_parameters)
+                             settings.check_nans, run.data_parameters,
+                             (settings.distillation, run.teachers))
     validation = run.splits["validation"].eval_dataset(settings.batch_size)
     run.writers = summaries.Writers(settings.summaries_dir, enabled=run.chief)
     progress = kws_progress.progbar(total_steps, verbose=1 if run.chief else 0,
@@ -449,7 +454,7 @@ def _sidecar(prefix):
 
 
 def _train_step(strategy, model, optimizer, global_batch_size, check_nans,
-                data_parameters=None):
+                data_parameters=None, teaching=(None, ())):
     loss_fn = keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction=keras.losses.Reduction.NONE)
     data_variables = [] if data_parameters is None else [data_parameters.log_class,
@@ -461,7 +466,8 @@ def _train_step(strategy, model, optimizer, global_batch_size, check_nans,
             scaled, decay = logits, 0.0
             if data_parameters is not None:
                 scaled, decay = data_parameters.scale(logits, labels, indices)
-            per_example = loss_fn(labels, scaled)
+            per_example = distillation.per_example_loss(*teaching, batch, logits,
+                                                        loss_fn(labels, scaled))
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
             loss += decay / global_batch_size
         gradients = tape.gradient(loss, model.trainable_variables + data_variables)

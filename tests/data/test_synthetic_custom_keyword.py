@@ -58,11 +58,13 @@ def _transfer_bench():
     return transfer
 
 
-@pytest.mark.parametrize("seeds", ["0,x", "1,1", ","])
-def test_transfer_bench_names_bad_train_seeds(tmp_path, capsys, seeds):
-    assert exit_code(_transfer_bench().main, ["--real_dir", tmp_path, "--train_seeds", seeds,
+@pytest.mark.parametrize("flag,seeds", [("--train_seeds", "0,x"), ("--train_seeds", "1,1"),
+                                        ("--train_seeds", ","), ("--teacher_seeds", "1,y"),
+                                        ("--teacher_seeds", "2,2")])
+def test_transfer_bench_names_bad_seeds(tmp_path, capsys, flag, seeds):
+    assert exit_code(_transfer_bench().main, ["--real_dir", tmp_path, flag, seeds,
                                               "--work_dir", tmp_path / "work"]) == 2
-    assert "--train_seeds" in capsys.readouterr().err
+    assert flag in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
 
 
