@@ -123,7 +123,7 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     spec = {"jobs": jobs, "words": words + unknown, "output_dir": output_dir,
             "voices": sorted({s["voice"] for s in pool if "engine" not in s}),
             "dirs": words + unknown + ([BACKGROUND_NOISE_DIR] if noise_files else []),
-            "n_proc": min(workers, len(jobs)),
+            "n_proc": min(workers, len(jobs)), "flite": n_flite > 0,
             "rooms": rir.bank(seed, ROOMS).astype(np.float32) if knobs["reverb"] else None}
     written, noise_written = _render_all(spec, len(clips), progress)
     summary = _summary(output_dir, words, seed, clips, written, noise_written,

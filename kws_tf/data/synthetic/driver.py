@@ -60,7 +60,8 @@ def _run_jobs(spec, send):
     """
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    flite.available()  # finds the libraries once here, not in each forked worker
+    if spec["flite"]:
+        flite.available()  # finds the libraries once here, not in each forked worker
     with ctx.Pool(spec["n_proc"], maxtasksperchild=1, initializer=_set_rooms,
                   initargs=(spec["rooms"],)) as procs:
         silent, missing = procs.apply(_check_words,
