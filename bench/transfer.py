@@ -111,9 +111,9 @@ def _synthetic_flags(args, name):
     return flags
 
 
-def _experiment(args, name, work, train_seeds):
-    """Generates one experiment's set, trains on it once per seed of `train_seeds` and scores
-    each."""
+def _experiment(args, name, work, train_seeds, teacher_seeds):
+    """Generates one experiment's set, trains the teachers of `teacher_seeds` on it, then a
+    model once per seed of `train_seeds` that learns from them too, and scores each."""
     keywords = (args.custom_words if name == "custom" else ",".join(HELLO_EDGE_WORDS)).split(",")
     data = os.path.join(work, name, "data")
     gen_json = os.path.join(work, name, "synthetic.json")
@@ -124,16 +124,14 @@ def _experiment(args, name, work, train_seeds):
          + _synthetic_flags(args, name), os.path.join(work, name, "synthetic.log"))
     with open(gen_json) as stream:
         generated = json.load(stream)
-    teachers = {}
-    for seed in _seeds(args.teacher_seeds, "--teacher_seeds", allow_none=True):
-        where = os.path.join(work, name, f"teacher{seed}")
-        teachers[seed] = _train_and_score(args, name, data, keywords, seed, where, generated,
-                                          role="teacher seed")
+    teacher_dirs = {seed: os.path.join(work, name, f"teacher{seed}") for seed in teacher_seeds}
+    teachers = {seed: _train_and_score(args, name, data, keywords, seed, where, generated,
+                                       role="teacher seed")
+                for seed, where in teacher_dirs.items()}
     teaching = ["--teacher_checkpoints", ",".join(
-        os.path.join(work, name, f"teacher{seed}", "train") for seed in teachers)]
+        os.path.join(where, "train") for where in teacher_dirs.values())] if teachers else []
     seeds = {seed: _train_and_score(args, name, data, keywords, seed,
-                                    os.path.join(work, name, f"seed{seed}"), generated,
-                                    teaching if teachers else [])
+                                    os.path.join(work, name, f"seed{seed}"), generated, teaching)
              for seed in train_seeds}
     pooled = _pooled(list(seeds.values()))
     if len(seeds) > 1:
@@ -259,7 +257,7 @@ def main(argv=None):
             return 0
         names = [n.strip() for n in args.runs.split(",") if n.strip()]
         train_seeds = _seeds(args.train_seeds)
-        _seeds(args.teacher_seeds, "--teacher_seeds", allow_none=True)
+        teacher_seeds = _seeds(args.teacher_seeds, "--teacher_seeds", allow_none=True)
         if not names:
             raise KwsError("--runs: no experiments given")
         for name in names:
@@ -268,7 +266,8 @@ def main(argv=None):
                 raise KwsError(f"--runs: unknown experiment {name!r}")
         with tempfile.TemporaryDirectory() as scratch:
             work = args.work_dir or scratch
-            results = {name: _experiment(args, name, work, train_seeds) for name in names}
+            results = {name: _experiment(args, name, work, train_seeds, teacher_seeds)
+                       for name in names}
         cli.write_json(args.json_out, {"real_dir": os.path.abspath(args.real_dir),
                                        "clips_per_word": args.clips_per_word,
                                        "unknown_clips_per_word": args.unknown_clips_per_word,

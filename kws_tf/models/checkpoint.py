@@ -68,6 +68,18 @@ def read_info(prefix):
     return ModelSpec.from_dict(info, path).to_dict()
 
 
+MODEL_KEYS = ("model_architecture", "model_size_info", "input_shape", "labels", "features",
+              "quantize", "net_config")
+
+
+def check_same_model(info, expected, where, keys=MODEL_KEYS):
+    """A checkpoint's sidecar must describe the model this command builds (in `keys`)."""
+    for key in keys:
+        if info.get(key) != expected.get(key):
+            raise KwsError(f"{where} was trained with {key} {info.get(key)}, but this command "
+                           f"uses {expected.get(key)}")
+
+
 def restore(model, prefix):
     """Restores every weight of `model`; a KwsError naming the checkpoint when they differ."""
     try:

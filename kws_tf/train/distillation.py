@@ -52,10 +52,8 @@ def load_teachers(config, run_info):
     for path in config.teacher_checkpoints:
         prefix, _ = checkpoint.find(path, "--teacher_checkpoints")
         info = checkpoint.read_info(prefix)
-        for key in ("labels", "features"):
-            if info.get(key) != run_info[key]:
-                raise KwsError(f"--teacher_checkpoints {path} was trained with {key} "
-                               f"{info.get(key)}, but this run uses {run_info[key]}")
+        checkpoint.check_same_model(info, run_info, f"--teacher_checkpoints {path}",
+                                    ("labels", "features"))
         teacher = restore.build_and_restore(prefix, info)
         teacher.trainable = False
         teachers.append(teacher)

@@ -112,15 +112,6 @@ def sidecar_info(settings, words_list, quantize):
                      net, settings.wanted_words).to_dict()
 
 
-def check_same_model(info, expected, where):
-    """A checkpoint's sidecar must describe the model this command builds."""
-    for key in ("model_architecture", "model_size_info", "input_shape", "labels", "features",
-                "quantize", "net_config"):
-        if info.get(key) != expected.get(key):
-            raise KwsError(f"{where} was trained with {key} {info[key]}, but this command "
-                           f"uses {expected[key]}")
-
-
 _PREDICTORS = weakref.WeakKeyDictionary()  # one traced function per model, not per call
 
 
@@ -229,7 +220,7 @@ def _prepare(settings):
         if settings.integer:
             # The scale and shifts chosen when the run started stay; given ones must agree.
             info["quantize"] = integer_sim.resumed(settings.quantize, latest.get("quantize"))
-        check_same_model(latest, info, f"--train_dir {settings.train_dir}")
+        model_checkpoint.check_same_model(latest, info, f"--train_dir {settings.train_dir}")
     run = _Run(strategy, chief, train_dir, index, splits, info, keeper)
     _prepare_conditions(settings, run)
     return run
@@ -262,8 +253,9 @@ def _build(settings, run, schedule):
                                    settings.features.shape, len(run.index.words_list),
                                    settings.net_config)
         if float_start:
-            check_same_model(start_sidecar or {}, {**run.info, "quantize": None},
-                             f"--start_checkpoint {start}")
+            model_checkpoint.check_same_model(start_sidecar or {},
+                                              {**run.info, "quantize": None},
+                                              f"--start_checkpoint {start}")
             checkpoints.restore(tf.train.Checkpoint(model=model), start, "--start_checkpoint")
         run.saved = model
         if settings.integer:
@@ -313,7 +305,8 @@ def _resume(settings, run, start_sidecar, float_start):
               f"{int(run.optimizer.iterations.numpy())}")
     elif start and not float_start:
         if start_sidecar:
-            check_same_model(start_sidecar, run.info, f"--start_checkpoint {start}")
+            model_checkpoint.check_same_model(start_sidecar, run.info,
+                                              f"--start_checkpoint {start}")
         checkpoints.restore(tf.train.Checkpoint(model=run.saved), start, "--start_checkpoint")
     if run.chief:
         cli.atomic_write(
