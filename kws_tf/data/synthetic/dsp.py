@@ -86,6 +86,12 @@ def _clip_noise(rng, n):
     return _colored_noise(rng, n, float(kind))
 
 
+def _rolloff(ratio, order):
+    """How many times an ``order``-th order Butterworth filter attenuates, at ``ratio`` of
+    the frequency to the cut-off (low-pass) or of the cut-off to the frequency (high-pass)."""
+    return np.sqrt(1.0 + ratio ** (2 * order))
+
+
 def _mic_eq(rng):
     """A random zero-phase microphone colouring: high-pass, low-pass, tilt."""
     hp = rng.uniform(40.0, 250.0)
@@ -96,8 +102,8 @@ def _mic_eq(rng):
     def eq(n_out):
         f = np.arange(n_out // 2 + 1) * (SAMPLE_RATE / n_out)
         f[0] = 1e-3
-        g = 1.0 / np.sqrt(1.0 + (hp / f) ** 4)
-        g /= np.sqrt(1.0 + (f / lp) ** (2 * order))
+        g = 1.0 / _rolloff(hp / f, 2)
+        g /= _rolloff(f / lp, order)
         g *= (np.maximum(f, 50.0) / 1000.0) ** tilt
         return g
     return eq
@@ -109,8 +115,8 @@ def _fan(rng, n):
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.arange(len(spec)) * (SAMPLE_RATE / n)
     fc = rng.uniform(300.0, 900.0)
-    spec *= 1.0 / np.sqrt(1.0 + (f / fc) ** 4)
-    spec *= 1.0 / np.sqrt(1.0 + (40.0 / np.maximum(f, 1e-3)) ** 4)
+    spec *= 1.0 / _rolloff(f / fc, 2)
+    spec *= 1.0 / _rolloff(40.0 / np.maximum(f, 1e-3), 2)
     y = np.fft.irfft(spec, n)
     y /= np.sqrt(np.mean(y ** 2)) + 1e-12
     blade = rng.uniform(20.0, 45.0)
@@ -124,7 +130,7 @@ def _breath_noise(rng, n):
     spec = np.fft.rfft(rng.standard_normal(n))
     f = np.arange(len(spec)) * (SAMPLE_RATE / n)
     low, high = rng.uniform(300.0, 800.0), rng.uniform(2000.0, 4500.0)
-    spec /= np.sqrt(1.0 + (low / np.maximum(f, 1e-3)) ** 4) * np.sqrt(1.0 + (f / high) ** 4)
+    spec /= _rolloff(low / np.maximum(f, 1e-3), 2) * _rolloff(f / high, 2)
     y = np.fft.irfft(spec, n)
     return y / (np.sqrt(np.mean(y ** 2)) + 1e-12)
 
@@ -138,8 +144,8 @@ def _device_response(x, rng):
         hp, lp, order = rng.uniform(250.0, 350.0), rng.uniform(3200.0, 3600.0), 4
     else:
         hp, lp, order = rng.uniform(60.0, 400.0), rng.uniform(4000.0, 8000.0), 2
-    gain = 1.0 / np.sqrt(1.0 + (hp / f) ** (2 * order))
-    gain /= np.sqrt(1.0 + (f / lp) ** (2 * order))
+    gain = 1.0 / _rolloff(hp / f, order)
+    gain /= _rolloff(f / lp, order)
     for _ in range(int(rng.integers(2, 5))):
         centre = math.exp(rng.uniform(math.log(300.0), math.log(6000.0)))
         width = centre / rng.uniform(1.0, 4.0)  # Q of 1 to 4
