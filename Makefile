@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEMO := demo_work
 DEMO_FEATURES := --window_size_ms 40 --window_stride_ms 20 --dct_coefficient_count 10
 DEMO_DATA := --data_url= --data_dir $(DEMO)/data
-# DS_CNN_S learns _unknown_ from the set's 104 other words: 30 % of its clips (real voices
+# DS_CNN_S learns _unknown_ from the set's 103 other words: 30 % of its clips (real voices
 # then get _unknown_ right as often as before, docs/synthetic_data.md), in every command.
 DS_CNN_S_DATA := $(DEMO_DATA) --unknown_percentage 30
 # Hello Edge's DS_CNN_S configuration.

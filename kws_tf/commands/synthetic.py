@@ -52,7 +52,8 @@ def _parser():
     parser.add_argument("--unknown_words", default=None,
                         help="Comma-separated words for _unknown_, each in its own folder "
                              "(default: the 20 other Speech Commands v0.01 words and %d common "
-                             "English words); words of --words are left out. '' for none."
+                             "English words); words of --words, and words that sound like "
+                             "one (know, for the keyword no), are left out. '' for none."
                         % len(COMMON_WORDS))
     parser.add_argument("--unknown_clips_per_word", type=int, default=None,
                         help="Clips of each unknown word (default: a fifth of "
@@ -93,6 +94,10 @@ def main(argv=None):
                            unknown_clips_per_word=args.unknown_clips_per_word,
                            **{name: getattr(args, name) for name in KNOBS})
         cli.write_json(args.json_out, summary)
+    if summary["homophones_left_out"]:
+        print("note: left out of --unknown_words as they sound like a keyword: %s"
+              % ", ".join("%s (%s)" % kv for kv in summary["homophones_left_out"].items()),
+              file=sys.stderr)
     if args.flite is None and not summary["knobs"]["flite"]:
         print("note: every speaker is espeak-ng's, as %s" % flite.MISSING, file=sys.stderr)
     print("wrote %d clips (%d words, %d unknown words, %d speakers) and %d noise files to %s "

@@ -9,7 +9,7 @@ import pytest
 
 from kws_tf.commands import synthetic as synthetic_command
 from kws_tf.data import synthetic
-from kws_tf.data.synthetic import dsp, espeak_ng, flite, plan, vocabulary
+from kws_tf.data.synthetic import driver, dsp, espeak_ng, flite, plan, vocabulary
 
 WORDS = ["yes", "no", "up", "marvin"]
 UNKNOWN = ["hello", "window"]
@@ -357,6 +357,31 @@ def test_custom_phrase_and_default_unknown_words(tmp_path):
     kiwi = [active(p) for p in sorted((tmp_path / "d" / "hey_kiwi").iterdir())]
     hello = [active(p) for p in sorted((tmp_path / "d" / "hello").iterdir())]
     assert np.median(kiwi) > np.median(hello)  # two words last longer than one
+
+
+def test_phonemes_match_homophones_only():
+    assert espeak_ng._espeak().phonemes("know") == espeak_ng._espeak().phonemes("no")
+    sounds = driver.phonemes(["no", "know", "go", "hey kiwi", "right", "write"])
+    assert sounds[0] == sounds[1] and sounds[4] == sounds[5]
+    assert len({sounds[0], sounds[2], sounds[3], sounds[4]}) == 4
+    assert "'" not in sounds[3] and " " in sounds[3]  # stress left out, both words kept
+
+
+def test_unknown_words_that_sound_like_a_keyword_are_left_out(tmp_path, capsys):
+    """A clip of "know" labelled _unknown_ would teach that "no" is not a keyword."""
+    out, js = tmp_path / "d", tmp_path / "s.json"
+    assert synthetic_command.main(["--output_dir", str(out), "--words", "no,right",
+                                   "--clips_per_word", "1", "--unknown_words",
+                                   "know,write,hello", "--unknown_clips_per_word", "1",
+                                   "--noise_files", "0", "--json_out", str(js)]) == 0
+    summary = json.loads(js.read_text())
+    assert summary["unknown_words"] == ["hello"]
+    assert summary["homophones_left_out"] == {"know": "no", "write": "right"}
+    assert sorted(os.listdir(out)) == ["hello", "no", "right"]
+    assert "sound like a keyword: know (no), write (right)" in capsys.readouterr().err
+    default = synthetic.generate(tmp_path / "e", words=["no"], clips_per_word=1,
+                                 noise_files=0, progress=False, unknown_clips_per_word=0)
+    assert default["unknown_words"] == [] and default["homophones_left_out"] == {}
 
 
 def test_every_knob_changes_the_clips(tmp_path):

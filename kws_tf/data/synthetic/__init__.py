@@ -50,7 +50,7 @@ import numpy as np
 
 from kws_tf.data import rir
 from kws_tf.data.synthetic import flite
-from kws_tf.data.synthetic.driver import _render_all
+from kws_tf.data.synthetic.driver import _render_all, phonemes
 from kws_tf.data.synthetic.dsp import SAMPLE_RATE
 from kws_tf.data.synthetic.plan import (
     BACKGROUND_NOISE_DIR,
@@ -68,6 +68,7 @@ from kws_tf.data.synthetic.vocabulary import (
     DEFAULT_WORDS,
     HELLO_EDGE_WORDS,
     available_voices,
+    spoken,
 )
 from kws_tf.errors import KwsError
 
@@ -96,10 +97,11 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     """Writes the data set; returns the summary dict (also ``--json_out``).
 
     ``words`` (the keywords) default to ``HELLO_EDGE_WORDS``; ``unknown_words`` (default
-    ``DEFAULT_UNKNOWN_WORDS``: Speech Commands' other twenty words and common English words,
-    less any of ``words``) get ``unknown_clips_per_word`` clips each (default a fifth of
-    ``clips_per_word``); ``knobs`` override ``KNOBS``' defaults.  ``workers`` (default: the
-    CPUs this process may use) only changes the speed, never the output.  Raises
+    ``DEFAULT_UNKNOWN_WORDS``: Speech Commands' other twenty words and common English words),
+    less any of ``words`` and any word that sounds like one (``know``, for ``no``), get
+    ``unknown_clips_per_word`` clips each (default a fifth of ``clips_per_word``); ``knobs``
+    override ``KNOBS``' defaults.  ``workers`` (default: the CPUs this process may use) only
+    changes the speed, never the output.  Raises
     ``KwsError`` for bad input.
     """
     begin = time.monotonic()
@@ -107,6 +109,7 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
         words, clips_per_word, seed, noise_files)
     unknown, unknown_clips = _checked_unknown(words, unknown_words, unknown_clips_per_word,
                                               clips_per_word)
+    unknown, homophones = _without_homophones(words, unknown)
     knobs = _checked_knobs(knobs)
     knobs["flite"] = _flite_share(knobs["flite"])
     workers = _worker_count(workers)
@@ -128,7 +131,8 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     written, noise_written = _render_all(spec, len(clips), progress)
     summary = _summary(output_dir, words, seed, clips, written, noise_written,
                        time.monotonic() - begin)
-    return {**summary, "unknown_words": unknown, "knobs": knobs}
+    return {**summary, "unknown_words": unknown, "homophones_left_out": homophones,
+            "knobs": knobs}
 
 
 def _whole(x):
@@ -167,6 +171,18 @@ def _checked_unknown(words, unknown_words, unknown_clips, clips_per_word):
         raise KwsError("--unknown_clips_per_word must be a whole number >= 0, got %r"
                        % (unknown_clips,))
     return (unknown if unknown_clips else []), int(unknown_clips)
+
+
+def _without_homophones(words, unknown):
+    """(``unknown`` less the words that sound like a keyword, {each left out: its keyword}):
+    a clip of ``know`` labelled ``_unknown_`` would teach that ``no`` is not a keyword."""
+    if not unknown:
+        return unknown, {}
+    sounds = phonemes([spoken(w) for w in words + unknown])
+    keyword_of = dict(zip(sounds[:len(words)], words))
+    homophones = {w: keyword_of[s] for w, s in zip(unknown, sounds[len(words):])
+                  if s in keyword_of}
+    return [w for w in unknown if w not in homophones], homophones
 
 
 def _checked_knobs(knobs):

@@ -19,6 +19,8 @@ from kws_tf.data.synthetic.render import _check_words, _set_rooms, _task
 from kws_tf.errors import KwsError
 
 _DRIVER_CODE = "from kws_tf.data.synthetic.driver import _driver; _driver()"
+_PHONEMES_CODE = ("import json, sys; from kws_tf.data.synthetic.espeak_ng import _espeak; "
+                  "e = _espeak(); print(json.dumps([e.phonemes(t) for t in json.load(sys.stdin)]))")
 
 
 class _Progress:
@@ -96,6 +98,25 @@ def _driver():
         send({"internal": traceback.format_exc()})
 
 
+def _env():
+    """This environment, with kws_tf importable in a ``python -c`` subprocess."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(kws_tf.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"]
+                                if env.get("PYTHONPATH") else "")
+    return env
+
+
+def phonemes(texts):
+    """espeak-ng's American English phonemes of each of ``texts``, from a fresh interpreter,
+    as the calling process must hold no espeak-ng state (see ``_run_driver``)."""
+    run = subprocess.run([sys.executable, "-c", _PHONEMES_CODE], input=json.dumps(texts),
+                         capture_output=True, text=True, env=_env())
+    if run.returncode:
+        raise RuntimeError("espeak-ng phonemes failed:\n" + run.stderr)
+    return json.loads(run.stdout.splitlines()[-1])
+
+
 def _run_driver(spec, on_message):
     """Runs ``_run_jobs`` in a fresh interpreter (``python -c``).
 
@@ -103,12 +124,8 @@ def _run_driver(spec, on_message):
     in every worker (forkserver/spawn) or fork a process that may hold
     threads and a used espeak-ng (fork); a ``-c`` driver has neither.
     """
-    root = os.path.dirname(os.path.dirname(os.path.abspath(kws_tf.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"]
-                                if env.get("PYTHONPATH") else "")
     proc = subprocess.Popen([sys.executable, "-c", _DRIVER_CODE],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env())
     finished = False
     try:
         proc.stdin.write(pickle.dumps(spec))

@@ -57,6 +57,9 @@ class _Espeak:
         lib.espeak_ng_SetVoiceByFile.restype = ctypes.c_int
         lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         lib.espeak_ng_SetRandSeed.restype = None
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int,
+                                              ctypes.c_int]
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         self._lib = lib
         # Breath noise in espeak-ng's wavegen uses the C library's rand().
         self._libc = ctypes.CDLL(None)
@@ -88,6 +91,19 @@ class _Espeak:
             variant = name.split("+", 1)[1]
             return ident is not None and ident.decode().endswith("+" + variant)
         return True
+
+    def phonemes(self, text, voice="en-us"):
+        """espeak-ng's phonemes of ``text`` in ``voice``, without stress marks, so that words
+        which sound the same (``no``, ``know``) give the same string."""
+        if not self.set_voice(voice):
+            raise KwsError("espeak-ng has no voice %r" % voice)
+        buf = ctypes.create_string_buffer(text.encode("utf-8"))
+        rest = ctypes.c_void_p(ctypes.addressof(buf))
+        clauses = []
+        while rest.value:  # one clause per call; espeak-ng sets rest to NULL at the end
+            clauses.append(self._lib.espeak_TextToPhonemes(ctypes.byref(rest),
+                                                           _ESPEAK_CHARS_UTF8, 0).decode())
+        return " ".join(clauses).translate(str.maketrans("", "", "',"))
 
     def synth(self, text, voice, rate=175, pitch=50, pitch_range=50,
               volume=80, seed=0, ssml=False, voice_file=None):
