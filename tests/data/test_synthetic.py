@@ -9,7 +9,7 @@ import pytest
 
 from kws_tf.commands import synthetic as synthetic_command
 from kws_tf.data import synthetic
-from kws_tf.data.synthetic import driver, dsp, espeak_ng, flite, plan, vocabulary
+from kws_tf.data.synthetic import driver, dsp, espeak_ng, flite, piper_tts, plan, vocabulary
 
 WORDS = ["yes", "no", "up", "marvin"]
 UNKNOWN = ["hello", "window"]
@@ -17,6 +17,8 @@ CLIPS = 3
 UNKNOWN_CLIPS = 2
 # The default share of Flite speakers, on this machine.
 DEFAULT_FLITE = synthetic.FLITE_SHARE if flite.available() else 0.0
+DEFAULT_PIPER = (synthetic.PIPER_SHARE if piper_tts.installed() and piper_tts.default_voices()
+                 else 0.0)
 NAME_RE = re.compile(r"^(?P<speaker>[^/\\]+?)_nohash_(?P<n>\d+)\.wav$")
 
 
@@ -87,7 +89,7 @@ def test_layout_and_names(dataset):
     assert summary["num_speakers"] >= len(set.union(*speakers_by_word.values()))
     assert summary["words"] == WORDS and summary["unknown_words"] == UNKNOWN
     defaults = {k: v for k, (v, _) in synthetic.KNOBS.items() if v is not None}
-    assert summary["knobs"] == {**defaults, "flite": DEFAULT_FLITE}
+    assert summary["knobs"] == {**defaults, "flite": DEFAULT_FLITE, "piper": DEFAULT_PIPER}
     assert len(summary["noise_files"]) == 6
     # Nothing half-written is left behind.
     leftovers = [p for p in _tree(root) if not p.endswith(".wav")]
@@ -263,6 +265,7 @@ def _error_line(capsys):
     (["--noise", "-0.1"], "--noise"),
     (["--flite", "1.5"], "--flite"),
     (["--flite", "some"], "--flite"),
+    (["--piper", "-0.1"], "--piper"),
 ])
 def test_bad_flags_exit_2(tmp_path, capsys, flags, needle):
     out = tmp_path / "out"
@@ -390,6 +393,7 @@ def test_every_knob_changes_the_clips(tmp_path):
                 unknown_words=[])
     most = {name: (0.2 if name in ("warp", "timbre") else 1.0) for name in synthetic.KNOBS}
     most["flite"] = 0.5 if flite.available() else 0.0
+    most["piper"] = DEFAULT_PIPER and 0.3
     synthetic.generate(tmp_path / "on", **args, **most)
     full = _tree(tmp_path / "on")
     for name, (_, off) in synthetic.KNOBS.items():

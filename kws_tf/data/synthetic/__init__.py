@@ -1,4 +1,4 @@
-"""A synthetic Speech Commands data set, spoken by espeak-ng and Flite.
+"""A synthetic Speech Commands data set, spoken by espeak-ng, Flite and Piper.
 
 The real Speech Commands data set cannot be downloaded here, so the demo and
 the tests train on this stand-in instead.  It has the same layout
@@ -12,7 +12,9 @@ partition.
 espeak-ng is driven through its C API (``speak_lib.h``) with ctypes, using the
 library and data shipped in the ``espeakng-loader`` wheel; by default ``FLITE_SHARE`` of the
 speakers are Flite's (``flite``, the system's libflite), whose voices are made from recordings
-of people and so have people's consonants, where that library is installed.
+of people and so have people's consonants, where that library is installed, and
+``PIPER_SHARE`` are Piper's (``piper_tts``: neural voices trained on recordings), where
+``piper-tts`` and a voice are installed.
 
 Determinism: the same command writes byte-identical files.  espeak-ng keeps
 synthesis state between utterances that no API call resets (the pitch
@@ -27,13 +29,13 @@ scheduling.
 
 The calling process plans every clip and noise file (``plan``); a driver subprocess
 (``driver``) runs the workers that speak and write them (``render``, ``espeak_ng``, ``flite``,
-``dsp``).
+``piper_tts``, ``dsp``).
 
 Realism knobs (``KNOBS``: name, default, the value that turns it off), each a flag: speaker
 variety, a vocal-tract-length warp of the spectrum, Speech-Commands-like placement and level,
 breaths, reverberation in simulated rooms (``kws_tf.data.rir``), a device's frequency response
-and clipping, background noise, and the share of Flite speakers.  docs/synthetic_data.md gives
-what each costs and gains.
+and clipping, background noise, and the shares of Flite and Piper speakers.
+docs/synthetic_data.md gives what each costs and gains.
 
 Usage::
 
@@ -49,7 +51,7 @@ import time
 import numpy as np
 
 from kws_tf.data import rir
-from kws_tf.data.synthetic import flite
+from kws_tf.data.synthetic import flite, piper_tts
 from kws_tf.data.synthetic.driver import _render_all, phonemes
 from kws_tf.data.synthetic.dsp import SAMPLE_RATE
 from kws_tf.data.synthetic.plan import (
@@ -57,6 +59,7 @@ from kws_tf.data.synthetic.plan import (
     _flite_pool,
     _jobs,
     _noise_jobs,
+    _piper_pool,
     _plan,
     _speaker_count,
     _speaker_pool,
@@ -73,7 +76,8 @@ from kws_tf.data.synthetic.vocabulary import (
 from kws_tf.errors import KwsError
 
 __all__ = ["ACCENTS", "COMMON_WORDS", "DEFAULT_UNKNOWN_WORDS", "DEFAULT_WORDS", "FLITE_SHARE",
-           "HELLO_EDGE_WORDS", "KNOBS", "KwsError", "available_voices", "generate"]
+           "HELLO_EDGE_WORDS", "KNOBS", "KwsError", "PIPER_SHARE", "available_voices",
+           "generate"]
 
 # The realism knobs: default, and the value that turns the knob off (the ablation's).
 KNOBS = {
@@ -86,21 +90,24 @@ KNOBS = {
     "channel": (0.5, 0.0),  # share of clips through a device response (some clipped)
     "noise": (0.5, 0.0),    # share of clips with audible noise (10-35 dB SNR)
     "flite": (None, 0.0),   # share of speakers that are Flite's; None: FLITE_SHARE if installed
+    "piper": (None, 0.0),   # share of speakers that are Piper's; None: PIPER_SHARE if installed
 }
 FLITE_SHARE = 0.4
+PIPER_SHARE = 0.2
 ROOMS = 100  # simulated rooms --reverb draws from
 
 
 def generate(output_dir, words=None, clips_per_word=300, seed=0,
              noise_files=6, workers=None, progress=True, unknown_words=None,
-             unknown_clips_per_word=None, **knobs):
+             unknown_clips_per_word=None, piper_voices=None, **knobs):
     """Writes the data set; returns the summary dict (also ``--json_out``).
 
     ``words`` (the keywords) default to ``HELLO_EDGE_WORDS``; ``unknown_words`` (default
     ``DEFAULT_UNKNOWN_WORDS``: Speech Commands' other twenty words and common English words),
     less any of ``words`` and any word that sounds like one (``know``, for ``no``), get
     ``unknown_clips_per_word`` clips each (default a fifth of ``clips_per_word``); ``knobs``
-    override ``KNOBS``' defaults.  ``workers`` (default: the CPUs this process may use) only
+    override ``KNOBS``' defaults; Piper's speakers use ``piper_voices`` (voice files; default:
+    the installed voice packages').  ``workers`` (default: the CPUs this process may use) only
     changes the speed, never the output.  Raises
     ``KwsError`` for bad input.
     """
@@ -112,14 +119,16 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     unknown, homophones = _without_homophones(words, unknown)
     knobs = _checked_knobs(knobs)
     knobs["flite"] = _flite_share(knobs["flite"])
+    voices = _piper_voices(piper_voices, knobs)
     workers = _worker_count(workers)
     output_dir = os.path.abspath(str(output_dir))
     accents, variants = _english_voices()
     count = _speaker_count(clips_per_word)
     n_flite = int(round(knobs["flite"] * count))
-    pool = _speaker_pool(seed, count - n_flite, accents, variants,
+    n_piper = int(round(knobs["piper"] * count))
+    pool = _speaker_pool(seed, count - n_flite - n_piper, accents, variants,
                          knobs["variety"], knobs["warp"], knobs["timbre"])
-    pool += _flite_pool(seed, n_flite)
+    pool += _flite_pool(seed, n_flite) + _piper_pool(seed, n_piper, voices)
     clips = _plan(output_dir, words, clips_per_word, seed, pool, knobs, unknown, unknown_clips)
     jobs = _jobs(clips, _noise_jobs(output_dir, words, seed, noise_files, accents, variants))
     _check_output_dir(output_dir)
@@ -132,7 +141,7 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     summary = _summary(output_dir, words, seed, clips, written, noise_written,
                        time.monotonic() - begin)
     return {**summary, "unknown_words": unknown, "homophones_left_out": homophones,
-            "knobs": knobs}
+            "knobs": knobs, "piper_voices": sorted(voices) if n_piper else []}
 
 
 def _whole(x):
@@ -212,6 +221,26 @@ def _flite_share(share):
     if share and not flite.available():
         raise KwsError("--flite %g: %s; --flite 0 goes without" % (share, flite.MISSING))
     return share
+
+
+def _piper_voices(paths, knobs):
+    """{voice file: (sample rate, speakers)} for Piper's speakers, and their share set in
+    ``knobs``: as given, or when None ``PIPER_SHARE`` if piper-tts and a voice are installed
+    and else 0.  Asking for Piper without them, or for more Flite and Piper speakers than
+    there are, is an error."""
+    share = knobs["piper"]
+    paths = piper_tts.default_voices() if paths is None else list(paths)
+    if share is None:
+        share = PIPER_SHARE if piper_tts.installed() and paths else 0.0
+    if share and not (piper_tts.installed() and paths):
+        raise KwsError("--piper %g: %s; --piper 0 goes without" % (share, piper_tts.MISSING))
+    if knobs["flite"] + share > 1:
+        raise KwsError("--flite %g and --piper %g: more than all the speakers"
+                       % (knobs["flite"], share))
+    knobs["piper"] = share
+    if not share:
+        return {}
+    return {os.path.abspath(p): piper_tts.voice_info(os.path.abspath(p)) for p in paths}
 
 
 def _check_word_names(words, flag="--words"):

@@ -18,17 +18,21 @@ PITCH_SPAN_RANGE = (20, 90)  # espeak pitch range 0-100, per speaker
 # With --variety: the whole range espeak-ng speaks intelligibly.
 WIDE_RATE_RANGE, WIDE_PITCH_RANGE, WIDE_SPAN_RANGE = (90, 300), (0, 100), (0, 100)
 CHUNK = 48                   # clips rendered per fresh process
+PIPER_CHUNK = 192            # Piper clips per fresh process (loading its voices takes ~1 s)
 NOISE_KINDS = (("white_noise", 60), ("pink_noise", 60), ("brown_noise", 60),
                ("mains_hum", 45), ("babble", 45), ("fan", 50))
 
 # One independent random stream per purpose, drawn from the seed.
-_TAG_POOL, _TAG_PLAN, _TAG_CLIP, _TAG_NOISE, _TAG_FLITE = 1, 2, 3, 4, 5
+_TAG_POOL, _TAG_PLAN, _TAG_CLIP, _TAG_NOISE, _TAG_FLITE, _TAG_PIPER = 1, 2, 3, 4, 5, 6
 # Flite's voices (three men, one woman): how often each is drawn, the range of its speakers'
 # mean pitch in Hz (rms keeps its own) and of their warps.
 FLITE_VOICES = (("kal16", 0.2, (75, 160), (0.88, 1.12)), ("awb", 0.2, (75, 160), (0.88, 1.12)),
                 ("rms", 0.25, (75, 160), (0.88, 1.12)), ("slt", 0.35, (150, 280), (0.9, 1.18)))
 FLITE_STRETCHES = 15  # duration stretch 0.75, 0.80, ... 1.45
 FLITE_RATE = 175  # a Flite speaker's rate: espeak-ng's neutral words/min, jittered per clip
+# A Piper speaker: its voice's length scale (as Flite's stretches), the noise scale of its
+# voice model (0.3-1.0: how much each utterance varies) and a warp (0.86-1.16).
+PIPER_NOISES, PIPER_WARPS = 8, 16
 
 
 def _key(text):
@@ -102,6 +106,33 @@ def _flite_pool(seed, count):
     return pool
 
 
+def _piper_pool(seed, count, voices):
+    """``count`` distinct Piper speakers, from ``voices``: {voice file: (sample rate,
+    speakers)}; each a voice (and a speaker of it), a length scale, a noise scale, a warp."""
+    rng = np.random.default_rng([seed, _TAG_PIPER])
+    paths = sorted(voices)
+    combos = sum(n for _, n in voices.values()) * FLITE_STRETCHES * PIPER_NOISES * PIPER_WARPS
+    pool, seen = [], set()
+    while len(pool) < min(count, combos):
+        path = paths[int(rng.integers(len(paths)))]
+        n_speakers = voices[path][1]
+        speaker_id = int(rng.integers(n_speakers)) if n_speakers > 1 else None
+        stretch = 0.75 + 0.05 * int(rng.integers(FLITE_STRETCHES))
+        noise = 0.3 + 0.1 * int(rng.integers(PIPER_NOISES))
+        warp = 0.86 + 0.02 * int(rng.integers(PIPER_WARPS))
+        stem = os.path.basename(path)[:-len(".onnx")].replace("_", "-")
+        name = "pp-%s%s-s%d-n%d-w%d" % (stem, "" if speaker_id is None else "-%d" % speaker_id,
+                                         round(100 * stretch), round(10 * noise),
+                                         round(100 * warp))
+        if name in seen:
+            continue
+        seen.add(name)
+        pool.append({"name": name, "voice": stem, "engine": "piper", "model": path,
+                     "speaker_id": speaker_id, "stretch": stretch, "noise": noise,
+                     "rate": FLITE_RATE, "pitch": 50, "warp": warp})
+    return pool
+
+
 def _plan(output_dir, words, clips_per_word, seed, pool, knobs, unknown=(), unknown_clips=0):
     """Every clip to write, in a fixed order: ``clips_per_word`` of each of ``words``, then
     ``unknown_clips`` of each ``unknown`` word."""
@@ -149,6 +180,10 @@ def _noise_jobs(output_dir, words, seed, count, accents, variants):
 
 
 def _jobs(clips, noise_jobs):
-    """Worker jobs: each noise file, then the clips in fixed chunks of ``CHUNK``."""
-    chunks = [clips[i:i + CHUNK] for i in range(0, len(clips), CHUNK)]
+    """Worker jobs: each noise file, then the clips in fixed chunks: Piper's (the longest
+    jobs) apart in chunks of ``PIPER_CHUNK``, the others' of ``CHUNK``."""
+    piper = [c for c in clips if c["speaker"].get("engine") == "piper"]
+    others = [c for c in clips if c["speaker"].get("engine") != "piper"]
+    chunks = [piper[i:i + PIPER_CHUNK] for i in range(0, len(piper), PIPER_CHUNK)]
+    chunks += [others[i:i + CHUNK] for i in range(0, len(others), CHUNK)]
     return [("noise", j) for j in noise_jobs] + [("clips", c) for c in chunks]

@@ -22,7 +22,8 @@ from kws_tf.data.synthetic.dsp import (
 )
 from kws_tf.data.synthetic.espeak_ng import _espeak
 from kws_tf.data.synthetic.flite import _flite
-from kws_tf.data.synthetic.plan import FLITE_RATE
+from kws_tf.data.synthetic.piper_tts import _Piper
+from kws_tf.data.synthetic.plan import FLITE_RATE, _key
 from kws_tf.data.synthetic.vocabulary import (
     _BABBLE_VOCAB,
     _voice_name,
@@ -42,6 +43,7 @@ EMPHASIS_LEVELS = ("", "reduced", "moderate", "strong")
 EMPHASIS_P = (0.55, 0.15, 0.15, 0.15)
 
 _VOICE_DIR = []  # the folder of speaker voice files of the chunk being rendered
+_PIPER = []  # the Piper voices of the chunk being rendered
 _ROOMS = []  # the room impulse responses of --reverb, set in each worker by _set_rooms
 
 
@@ -86,23 +88,32 @@ def _speak_word(espeak, word, speaker, rng, emphasis=False):
     """
     rate = int(np.clip(speaker["rate"] + rng.integers(-5, 6), 80, 450))
     pitch = int(np.clip(speaker["pitch"] + rng.integers(-2, 3), 0, 100))
-    flite = speaker.get("engine") == "flite"
-    text, ssml = _text(word, rng, emphasis and not flite)  # Flite reads no SSML
+    engine_name = speaker.get("engine")
+    text, ssml = _text(word, rng, emphasis and not engine_name)  # only espeak-ng reads SSML
     eq = _mic_eq(rng)
     synth_seed = int(rng.integers(1 << 31))
-    if flite:
+    if engine_name == "flite":
         engine, f0 = _flite(), speaker["f0"] * float(np.exp(rng.uniform(-0.05, 0.05)))
+        sample_rate = engine.sample_rate
 
         def say(rate):  # espeak-ng's words per minute, as Flite's duration stretch
             return engine.synth(text, speaker["voice"], speaker["stretch"] * FLITE_RATE / rate,
                                 f0)
+    elif engine_name == "piper":
+        engine, noise_w = _PIPER[0], float(rng.uniform(0.4, 1.2))
+        sample_rate = engine.sample_rate(speaker["model"])
+
+        def say(rate):  # words per minute as the voice's length scale
+            return engine.synth(text, speaker["model"], speaker["speaker_id"],
+                                speaker["stretch"] * FLITE_RATE / rate, speaker["noise"],
+                                noise_w)
     else:
-        engine, voice_file = espeak, _voice_file(speaker)
+        voice_file, sample_rate = _voice_file(speaker), espeak.sample_rate
 
         def say(rate):
             return espeak.synth(text, speaker["voice"], rate, pitch, speaker["span"],
                                 seed=synth_seed, ssml=ssml, voice_file=voice_file)
-    rate_in = 50 * int(round(engine.sample_rate * speaker.get("warp", 1.0) / 50))
+    rate_in = 50 * int(round(sample_rate * speaker.get("warp", 1.0) / 50))
     for _ in range(3):  # speed up an utterance that is too long
         raw = say(rate)
         if raw.size == 0 or not np.any(raw):
@@ -150,9 +161,9 @@ def _render_clip(espeak, clip):
     knobs = clip["knobs"]
     y = _speak_word(espeak, clip["word"], clip["speaker"], rng, knobs["variety"] > 0)
     if y is None or np.abs(y).max() <= 0:
+        engine = {"flite": "Flite", "piper": "Piper"}.get(clip["speaker"].get("engine"))
         raise KwsError("--words: %s produces no audio for %r"
-                       % ("Flite" if clip["speaker"].get("engine") else "espeak-ng",
-                          clip["word"]))
+                       % (engine or "espeak-ng", clip["word"]))
     # Fade the cut edges, set the level, place the word in the second.
     fade = min(64, len(y) // 4)
     if fade:
@@ -203,8 +214,12 @@ def _device(out, rng):
 
 
 def _render_chunk(clips):
-    """Worker task: renders and writes clips; returns how many per word."""
-    espeak = _espeak()
+    """Worker task: renders and writes clips; returns how many per word.  A chunk of Piper
+    clips loads their voices, its own noise generator seeded by the chunk's first clip."""
+    models = {c["speaker"]["model"] for c in clips if c["speaker"].get("engine") == "piper"}
+    if models:
+        _PIPER[:] = [_Piper(models, _key(repr(clips[0]["seed"])))]
+    espeak = None if models else _espeak()  # Piper chunks hold no other clips
     counts = {}
     with tempfile.TemporaryDirectory(prefix="kws_tf_voices_") as voices:
         _VOICE_DIR[:] = [voices]
