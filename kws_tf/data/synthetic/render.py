@@ -80,6 +80,27 @@ def _text(word, rng, emphasis):
     return text, False
 
 
+def _engine_say(espeak, speaker, text, ssml, pitch, rng):
+    """(say(rate), sample rate): ``text`` spoken by the speaker's engine at ``rate`` words
+    per minute (Flite's and Piper's speakers stretch their own rate by it)."""
+    synth_seed = int(rng.integers(1 << 31))
+    if speaker.get("engine") == "flite":
+        engine, f0 = _flite(), speaker["f0"] * float(np.exp(rng.uniform(-0.05, 0.05)))
+        return (lambda rate: engine.synth(text, speaker["voice"],
+                                          speaker["stretch"] * FLITE_RATE / rate, f0),
+                engine.sample_rate)
+    if speaker.get("engine") == "piper":
+        engine, noise_w = _PIPER[0], float(rng.uniform(0.4, 1.2))
+        return (lambda rate: engine.synth(text, speaker["model"], speaker["speaker_id"],
+                                          speaker["stretch"] * FLITE_RATE / rate,
+                                          speaker["noise"], noise_w),
+                engine.sample_rate(speaker["model"]))
+    voice_file = _voice_file(speaker)
+    return (lambda rate: espeak.synth(text, speaker["voice"], rate, pitch, speaker["span"],
+                                      seed=synth_seed, ssml=ssml, voice_file=voice_file),
+            espeak.sample_rate)
+
+
 def _speak_word(espeak, word, speaker, rng, emphasis=False):
     """One utterance of ``word`` at 16 kHz, trimmed to its active part.
 
@@ -88,31 +109,9 @@ def _speak_word(espeak, word, speaker, rng, emphasis=False):
     """
     rate = int(np.clip(speaker["rate"] + rng.integers(-5, 6), 80, 450))
     pitch = int(np.clip(speaker["pitch"] + rng.integers(-2, 3), 0, 100))
-    engine_name = speaker.get("engine")
-    text, ssml = _text(word, rng, emphasis and not engine_name)  # only espeak-ng reads SSML
+    text, ssml = _text(word, rng, emphasis and not speaker.get("engine"))  # SSML: espeak-ng's
     eq = _mic_eq(rng)
-    synth_seed = int(rng.integers(1 << 31))
-    if engine_name == "flite":
-        engine, f0 = _flite(), speaker["f0"] * float(np.exp(rng.uniform(-0.05, 0.05)))
-        sample_rate = engine.sample_rate
-
-        def say(rate):  # espeak-ng's words per minute, as Flite's duration stretch
-            return engine.synth(text, speaker["voice"], speaker["stretch"] * FLITE_RATE / rate,
-                                f0)
-    elif engine_name == "piper":
-        engine, noise_w = _PIPER[0], float(rng.uniform(0.4, 1.2))
-        sample_rate = engine.sample_rate(speaker["model"])
-
-        def say(rate):  # words per minute as the voice's length scale
-            return engine.synth(text, speaker["model"], speaker["speaker_id"],
-                                speaker["stretch"] * FLITE_RATE / rate, speaker["noise"],
-                                noise_w)
-    else:
-        voice_file, sample_rate = _voice_file(speaker), espeak.sample_rate
-
-        def say(rate):
-            return espeak.synth(text, speaker["voice"], rate, pitch, speaker["span"],
-                                seed=synth_seed, ssml=ssml, voice_file=voice_file)
+    say, sample_rate = _engine_say(espeak, speaker, text, ssml, pitch, rng)
     rate_in = 50 * int(round(sample_rate * speaker.get("warp", 1.0) / 50))
     for _ in range(3):  # speed up an utterance that is too long
         raw = say(rate)
