@@ -14,8 +14,8 @@ DEMO_DATA := --data_url= --data_dir $(DEMO)/data
 DS_CNN_S_DATA := $(DEMO_DATA) --unknown_percentage 30
 # Hello Edge's DS_CNN_S configuration.
 DS_CNN_S := --model_architecture ds_cnn --model_size_info 5 64 10 4 2 2 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1
-# The demo's DS_CNN_S recipe; its model learns from two teachers of that recipe (seeds 1 and 2)
-# as well (knowledge distillation: docs/training.md).
+# The demo's DS_CNN_S recipe (with Piper's speakers in the set, teachers of the same recipe no
+# longer help: docs/synthetic_data.md#piper-speakers).
 DS_CNN_S_TRAIN := $(DS_CNN_S_DATA) $(DEMO_FEATURES) $(DS_CNN_S) \
 	--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 \
 	--eval_step_interval 150 --save_step_interval 150
@@ -52,10 +52,7 @@ demo: venv
 		--json_out $(DEMO)/data_summary.json
 	$(PY) -m kws_tf.features --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1) \
 		$(DEMO_FEATURES) --quantize_bits 6
-	for seed in 1 2; do $(PY) train.py $(DS_CNN_S_TRAIN) --seed $$seed \
-		--train_dir $(DEMO)/teacher$$seed --summaries_dir $(DEMO)/logs_teacher$$seed \
-		--json_out $(DEMO)/train_teacher$$seed.json || exit 1; done
-	$(PY) train.py $(DS_CNN_S_TRAIN) --teacher_checkpoints $(DEMO)/teacher1,$(DEMO)/teacher2 \
+	$(PY) train.py $(DS_CNN_S_TRAIN) \
 		--train_dir $(DEMO)/ds_cnn_s --summaries_dir $(DEMO)/logs --json_out $(DEMO)/train.json
 	$(PY) -m kws_tf.evaluate --checkpoint $(DEMO)/ds_cnn_s $(DS_CNN_S_DATA) \
 		--splits testing --json_out $(DEMO)/evaluate.json
