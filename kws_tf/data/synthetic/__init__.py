@@ -119,7 +119,7 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     unknown, homophones = _without_homophones(words, unknown)
     knobs = _checked_knobs(knobs)
     knobs["flite"] = _flite_share(knobs["flite"])
-    voices = _piper_voices(piper_voices, knobs)
+    knobs["piper"], voices = _piper_voices(piper_voices, knobs["piper"], knobs["flite"])
     workers = _worker_count(workers)
     output_dir = os.path.abspath(str(output_dir))
     accents, variants = _english_voices()
@@ -223,24 +223,21 @@ def _flite_share(share):
     return share
 
 
-def _piper_voices(paths, knobs):
-    """{voice file: (sample rate, speakers)} for Piper's speakers, and their share set in
-    ``knobs``: as given, or when None ``PIPER_SHARE`` if piper-tts and a voice are installed
-    and else 0.  Asking for Piper without them, or for more Flite and Piper speakers than
-    there are, is an error."""
-    share = knobs["piper"]
+def _piper_voices(paths, share, flite_share):
+    """(the share of Piper speakers, {voice file: (sample rate, speakers)}): ``share``, or
+    when None ``PIPER_SHARE`` if piper-tts and a voice are installed and else 0.  Asking for
+    Piper without them, or for more Flite and Piper speakers than there are, is an error."""
     paths = piper_tts.default_voices() if paths is None else list(paths)
     if share is None:
         share = PIPER_SHARE if piper_tts.installed() and paths else 0.0
     if share and not (piper_tts.installed() and paths):
         raise KwsError("--piper %g: %s; --piper 0 goes without" % (share, piper_tts.MISSING))
-    if knobs["flite"] + share > 1:
+    if flite_share + share > 1:
         raise KwsError("--flite %g and --piper %g: more than all the speakers"
-                       % (knobs["flite"], share))
-    knobs["piper"] = share
+                       % (flite_share, share))
     if not share:
-        return {}
-    return {os.path.abspath(p): piper_tts.voice_info(os.path.abspath(p)) for p in paths}
+        return share, {}
+    return share, {os.path.abspath(p): piper_tts.voice_info(os.path.abspath(p)) for p in paths}
 
 
 def _check_word_names(words, flag="--words"):
