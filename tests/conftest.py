@@ -1,4 +1,5 @@
 """Shared test fixtures: the ../shared fixtures (skipped when absent) and tiny data sets."""
+import os
 import pathlib
 
 import numpy as np
@@ -99,3 +100,14 @@ def model_weights(prefix):
     reader = tf.train.load_checkpoint(prefix)
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
             if name.startswith("model/")}
+
+
+def tree_bytes(root):
+    """{relative path: bytes} of every file under root."""
+    out = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out

@@ -10,6 +10,7 @@ import pytest
 from kws_tf.commands import synthetic as synthetic_command
 from kws_tf.data import synthetic
 from kws_tf.data.synthetic import driver, dsp, espeak_ng, flite, piper_tts, plan, vocabulary
+from tests.conftest import tree_bytes
 
 WORDS = ["yes", "no", "up", "marvin"]
 UNKNOWN = ["hello", "window"]
@@ -27,17 +28,6 @@ def _read(path):
         params = (w.getframerate(), w.getnchannels(), w.getsampwidth())
         data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     return params, data
-
-
-def _tree(root):
-    """{relative path: bytes} of every file under root."""
-    out = {}
-    for folder, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, root)] = f.read()
-    return out
 
 
 def _clips(root, word):
@@ -92,7 +82,7 @@ def test_layout_and_names(dataset):
     assert summary["knobs"] == {**defaults, "flite": DEFAULT_FLITE, "piper": DEFAULT_PIPER}
     assert len(summary["noise_files"]) == 6
     # Nothing half-written is left behind.
-    leftovers = [p for p in _tree(root) if not p.endswith(".wav")]
+    leftovers = [p for p in tree_bytes(root) if not p.endswith(".wav")]
     assert leftovers == []
 
 
@@ -131,7 +121,7 @@ def test_same_seed_is_byte_identical(dataset, tmp_path):
     espeak_ng._espeak().synth("marvin", "en+m3")
     synthetic.generate(tmp_path / "again", words=WORDS, clips_per_word=CLIPS,
                        seed=1, noise_files=6, workers=1, progress=False, **UNKNOWN_ARGS)
-    first, second = _tree(root), _tree(tmp_path / "again")
+    first, second = tree_bytes(root), tree_bytes(tmp_path / "again")
     assert sorted(first) == sorted(second)
     for rel in first:
         assert first[rel] == second[rel], rel
@@ -141,16 +131,16 @@ def test_rerun_into_same_dir_is_unchanged(tmp_path):
     kwargs = dict(words=["go", "stop"], clips_per_word=2, seed=3,
                   noise_files=1, progress=False, unknown_words=["cat"])
     synthetic.generate(tmp_path / "d", **kwargs)
-    before = _tree(tmp_path / "d")
+    before = tree_bytes(tmp_path / "d")
     synthetic.generate(tmp_path / "d", **kwargs)
-    assert _tree(tmp_path / "d") == before
+    assert tree_bytes(tmp_path / "d") == before
 
 
 def test_different_seed_differs(dataset, tmp_path):
     root, _ = dataset
     synthetic.generate(tmp_path / "other", words=WORDS, clips_per_word=CLIPS,
                        seed=2, noise_files=1, progress=False, **UNKNOWN_ARGS)
-    first, other = _tree(root), _tree(tmp_path / "other")
+    first, other = tree_bytes(root), tree_bytes(tmp_path / "other")
     clips1 = {k: v for k, v in first.items() if "_background_noise_" not in k}
     clips2 = {k: v for k, v in other.items() if "_background_noise_" not in k}
     assert sorted(clips1.values()) != sorted(clips2.values())
@@ -395,12 +385,12 @@ def test_every_knob_changes_the_clips(tmp_path):
     most["flite"] = 0.5 if flite.available() else 0.0
     most["piper"] = DEFAULT_PIPER and 0.3
     synthetic.generate(tmp_path / "on", **args, **most)
-    full = _tree(tmp_path / "on")
+    full = tree_bytes(tmp_path / "on")
     for name, (_, off) in synthetic.KNOBS.items():
         if most[name] == off:
             continue
         synthetic.generate(tmp_path / name, **args, **{**most, name: off})
-        assert _tree(tmp_path / name) != full, name
+        assert tree_bytes(tmp_path / name) != full, name
     plain = synthetic.generate(tmp_path / "plain", **args,
                                **{k: off for k, (_, off) in synthetic.KNOBS.items()})
     assert plain["total_clips"] == 4

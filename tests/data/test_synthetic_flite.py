@@ -8,20 +8,12 @@ from kws_tf.commands import synthetic as synthetic_command
 from kws_tf.data import synthetic
 from kws_tf.data.synthetic import flite
 from kws_tf.errors import KwsError
+from tests.conftest import tree_bytes
 
 needs_flite = pytest.mark.skipif(not flite.available(),
                                  reason="the Flite library (libflite1) is not installed")
 ARGS = dict(words=["go", "up"], clips_per_word=6, seed=3, noise_files=0, progress=False,
             unknown_words=["cat"], unknown_clips_per_word=2)
-
-
-def _files(root):
-    out = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            with open(os.path.join(folder, name), "rb") as f:
-                out[os.path.relpath(os.path.join(folder, name), root)] = f.read()
-    return out
 
 
 @needs_flite
@@ -44,7 +36,7 @@ def test_flite_speakers_are_in_the_set_and_deterministic(tmp_path):
                                                           for n in names)
     assert summary["knobs"]["flite"] == 0.5 and summary["total_clips"] == 14
     synthetic.generate(tmp_path / "b", flite=0.5, workers=1, **ARGS)
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
 
 
 def test_no_flite_keeps_the_espeak_ng_speakers(tmp_path):

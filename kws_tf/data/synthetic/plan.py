@@ -107,15 +107,15 @@ def _flite_pool(seed, count):
 
 
 def _piper_pool(seed, count, voices):
-    """``count`` distinct Piper speakers, from ``voices``: {voice file: (sample rate,
-    speakers)}; each a voice (and a speaker of it), a length scale, a noise scale, a warp."""
+    """``count`` distinct Piper speakers, from ``voices``: {voice file: its number of
+    speakers}; each a voice (and a speaker of it), a length scale, a noise scale, a warp."""
     rng = np.random.default_rng([seed, _TAG_PIPER])
     paths = sorted(voices)
-    combos = sum(n for _, n in voices.values()) * FLITE_STRETCHES * PIPER_NOISES * PIPER_WARPS
+    combos = sum(voices.values()) * FLITE_STRETCHES * PIPER_NOISES * PIPER_WARPS
     pool, seen = [], set()
     while len(pool) < min(count, combos):
         path = paths[int(rng.integers(len(paths)))]
-        n_speakers = voices[path][1]
+        n_speakers = voices[path]
         speaker_id = int(rng.integers(n_speakers)) if n_speakers > 1 else None
         stretch = 0.75 + 0.05 * int(rng.integers(FLITE_STRETCHES))
         noise = 0.3 + 0.1 * int(rng.integers(PIPER_NOISES))
