@@ -7,7 +7,7 @@ import pytest
 
 from kws_tf.commands import synthetic as synthetic_command
 from kws_tf.data import synthetic
-from kws_tf.data.synthetic import flite, piper_tts
+from kws_tf.data.synthetic import flite, piper_tts, plan
 from kws_tf.errors import KwsError
 from tests.conftest import tree_bytes
 
@@ -46,6 +46,14 @@ def test_piper_speakers_are_in_the_set_and_deterministic(tmp_path):
     assert summary["piper_voices"] == [os.path.abspath(piper_tts.default_voices()[0])]
     synthetic.generate(tmp_path / "b", piper=0.5, workers=1, **ARGS)
     assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
+
+
+def test_speaker_names_keep_the_whole_voice_name():
+    """A speaker is named after its voice file less the extension, whatever that is."""
+    for path, stem in (("/v/en_US-joe-medium.onnx", "pp-en-US-joe-medium-"),
+                       ("/v/my_voice.bin", "pp-my-voice-"), ("/v/voice", "pp-voice-s")):
+        pool = plan._piper_pool(0, 3, {path: 1})
+        assert len(pool) == 3 and all(s["name"].startswith(stem) for s in pool), pool
 
 
 def test_no_piper(tmp_path):

@@ -120,7 +120,7 @@ def _piper_pool(seed, count, voices):
         stretch = 0.75 + 0.05 * int(rng.integers(FLITE_STRETCHES))
         noise = 0.3 + 0.1 * int(rng.integers(PIPER_NOISES))
         warp = 0.86 + 0.02 * int(rng.integers(PIPER_WARPS))
-        stem = os.path.basename(path)[:-len(".onnx")].replace("_", "-")
+        stem = os.path.splitext(os.path.basename(path))[0].replace("_", "-")
         name = "pp-%s%s-s%d-n%d-w%d" % (stem, "" if speaker_id is None else "-%d" % speaker_id,
                                          round(100 * stretch), round(10 * noise),
                                          round(100 * warp))
