@@ -79,7 +79,7 @@ def test_missing_piper(tmp_path, monkeypatch, capsys):
 
 
 @needs_piper
-def test_bad_voicetree_bytes(tmp_path, capsys, monkeypatch):
+def test_bad_voice_files(tmp_path, capsys, monkeypatch):
     """A missing voice file, a config that is not a voice's, a model that is not ONNX, and
     more Flite and Piper speakers than speakers each give a one-line error naming it."""
     missing = str(tmp_path / "nobody.onnx")
