@@ -14,8 +14,9 @@ DEMO_DATA := --data_url= --data_dir $(DEMO)/data
 DS_CNN_S_DATA := $(DEMO_DATA) --unknown_percentage 30
 # Hello Edge's DS_CNN_S configuration.
 DS_CNN_S := --model_architecture ds_cnn --model_size_info 5 64 10 4 2 2 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1
-# The demo's DS_CNN_S recipe (with Piper's speakers in the set, teachers of the same recipe no
-# longer help: docs/synthetic_data.md#piper-speakers).
+# The demo's DS_CNN_S recipe; the demo's model also learns from three teachers of it, seeds
+# 1-3 (docs/synthetic_data.md#three-teachers).
+DEMO_TEACHERS := 1 2 3
 DS_CNN_S_TRAIN := $(DS_CNN_S_DATA) $(DEMO_FEATURES) $(DS_CNN_S) \
 	--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 \
 	--eval_step_interval 150 --save_step_interval 150
@@ -52,7 +53,11 @@ demo: venv
 		--json_out $(DEMO)/data_summary.json
 	$(PY) -m kws_tf.features --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1) \
 		$(DEMO_FEATURES) --quantize_bits 6
+	for seed in $(DEMO_TEACHERS); do $(PY) train.py $(DS_CNN_S_TRAIN) --seed $$seed \
+		--train_dir $(DEMO)/teacher$$seed --summaries_dir $(DEMO)/logs_teacher$$seed \
+		--json_out $(DEMO)/train_teacher$$seed.json || exit 1; done
 	$(PY) train.py $(DS_CNN_S_TRAIN) \
+		--teacher_checkpoints $$(echo $(DEMO_TEACHERS:%=$(DEMO)/teacher%) | tr ' ' ,) \
 		--train_dir $(DEMO)/ds_cnn_s --summaries_dir $(DEMO)/logs --json_out $(DEMO)/train.json
 	$(PY) -m kws_tf.evaluate --checkpoint $(DEMO)/ds_cnn_s $(DS_CNN_S_DATA) \
 		--splits testing --json_out $(DEMO)/evaluate.json

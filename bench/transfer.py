@@ -2,7 +2,7 @@
 
 Each experiment writes a synthetic set (``python -m kws_tf.data.synthetic``), trains the
 demo's DS_CNN_S recipe on it (``train.py``: DEMO_FEATURES, 600,300 steps at 0.002,0.0005,
---unknown_percentage 30; with --teacher_seeds, first teachers of that recipe, whose averaged
+--unknown_percentage 30; first the teachers of --teacher_seeds, of that recipe, whose averaged
 probabilities every model then learns from as well) and labels every clip of --real_dir (a
 Speech Commands layout of real recordings, e.g. real_dev) with the best checkpoint; the
 defaults are ``make demo``'s set (800 clips of each keyword, 48 of each other word) and
@@ -23,7 +23,7 @@ Experiments (``--runs``, comma-separated):
     python bench/transfer.py --real_dir real_dev --checkpoint TRAIN_DIR  (score only)
     python bench/transfer.py --real_dir real_dev [--runs full,no_reverb,custom]
         [--clips_per_word 800] [--synthetic_flags "..."] [--train_flags "..."]
-        [--teacher_seeds 1,2] [--work_dir DIR] [--json_out F]
+        [--teacher_seeds 1,2,3] [--work_dir DIR] [--json_out F]
 """
 import json
 import os
@@ -60,11 +60,12 @@ def _parser():
                         help="Comma-separated train.py --seed values: each experiment trains "
                              "once per seed on the same set (runs of one recipe differ by "
                              "several clips, so compare means over seeds).")
-    parser.add_argument("--teacher_seeds", default="",
+    parser.add_argument("--teacher_seeds", default="1,2,3",
                         help="Comma-separated train.py --seed values of teachers: each "
                              "experiment first trains them, then every --train_seeds model "
                              "learns from their averaged probabilities as well "
-                             "(--teacher_checkpoints); default none, as make demo.")
+                             "(--teacher_checkpoints); default make demo's three, \"\" for "
+                             "models trained alone.")
     parser.add_argument("--synthetic_flags", default="",
                         help="More flags for python -m kws_tf.data.synthetic (every run).")
     parser.add_argument("--train_flags", default="",
@@ -258,6 +259,10 @@ def main(argv=None):
         names = [n.strip() for n in args.runs.split(",") if n.strip()]
         train_seeds = _seeds(args.train_seeds)
         teacher_seeds = _seeds(args.teacher_seeds, "--teacher_seeds", allow_none=True)
+        twins = sorted(set(train_seeds) & set(teacher_seeds))
+        if twins:
+            raise KwsError(f"--train_seeds {','.join(map(str, twins))}: also in --teacher_seeds "
+                           "(a model would learn from its own twin); give other seeds")
         if not names:
             raise KwsError("--runs: no experiments given")
         for name in names:

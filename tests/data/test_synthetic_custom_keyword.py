@@ -60,7 +60,7 @@ def _transfer_bench():
 
 @pytest.mark.parametrize("flag,seeds", [("--train_seeds", "0,x"), ("--train_seeds", "1,1"),
                                         ("--train_seeds", ","), ("--teacher_seeds", "1,y"),
-                                        ("--teacher_seeds", "2,2")])
+                                        ("--teacher_seeds", "2,2"), ("--train_seeds", "0,2")])
 def test_transfer_bench_names_bad_seeds(tmp_path, capsys, flag, seeds):
     assert exit_code(_transfer_bench().main, ["--real_dir", tmp_path, flag, seeds,
                                               "--work_dir", tmp_path / "work"]) == 2
