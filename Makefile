@@ -15,8 +15,12 @@ DS_CNN_S_DATA := $(DEMO_DATA) --unknown_percentage 30
 # Hello Edge's DS_CNN_S configuration.
 DS_CNN_S := --model_architecture ds_cnn --model_size_info 5 64 10 4 2 2 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1 64 3 3 1 1
 # The demo's DS_CNN_S recipe; the demo's model also learns from three teachers of it, seeds
-# 1-3 (docs/synthetic_data.md#three-teachers).
+# 1-3 (docs/synthetic_data.md#three-teachers); `make demo DEMO_TEACHERS=` trains it alone.
 DEMO_TEACHERS := 1 2 3
+comma := ,
+space := $() $()
+TEACHING := $(if $(strip $(DEMO_TEACHERS)),--teacher_checkpoints \
+	$(subst $(space),$(comma),$(strip $(DEMO_TEACHERS:%=$(DEMO)/teacher%))))
 DS_CNN_S_TRAIN := $(DS_CNN_S_DATA) $(DEMO_FEATURES) $(DS_CNN_S) \
 	--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 \
 	--eval_step_interval 150 --save_step_interval 150
@@ -56,8 +60,7 @@ demo: venv
 	for seed in $(DEMO_TEACHERS); do $(PY) train.py $(DS_CNN_S_TRAIN) --seed $$seed \
 		--train_dir $(DEMO)/teacher$$seed --summaries_dir $(DEMO)/logs_teacher$$seed \
 		--json_out $(DEMO)/train_teacher$$seed.json || exit 1; done
-	$(PY) train.py $(DS_CNN_S_TRAIN) \
-		--teacher_checkpoints $$(echo $(DEMO_TEACHERS:%=$(DEMO)/teacher%) | tr ' ' ,) \
+	$(PY) train.py $(DS_CNN_S_TRAIN) $(TEACHING) \
 		--train_dir $(DEMO)/ds_cnn_s --summaries_dir $(DEMO)/logs --json_out $(DEMO)/train.json
 	$(PY) -m kws_tf.evaluate --checkpoint $(DEMO)/ds_cnn_s $(DS_CNN_S_DATA) \
 		--splits testing --json_out $(DEMO)/evaluate.json
