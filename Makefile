@@ -17,10 +17,12 @@ DS_CNN_S := --model_architecture ds_cnn --model_size_info 5 64 10 4 2 2 64 3 3 1
 # The demo's DS_CNN_S recipe; the demo's model also learns from three teachers of it, seeds
 # 1-3 (docs/synthetic_data.md#three-teachers); `make demo DEMO_TEACHERS=` trains it alone.
 DEMO_TEACHERS := 1 2 3
+# Each teacher's train_dir is this followed by its seed.
+DEMO_TEACHER := $(DEMO)/teacher
 comma := ,
 space := $() $()
 TEACHING := $(if $(strip $(DEMO_TEACHERS)),--teacher_checkpoints \
-	$(subst $(space),$(comma),$(strip $(DEMO_TEACHERS:%=$(DEMO)/teacher%))))
+	$(subst $(space),$(comma),$(strip $(DEMO_TEACHERS:%=$(DEMO_TEACHER)%))))
 DS_CNN_S_TRAIN := $(DS_CNN_S_DATA) $(DEMO_FEATURES) $(DS_CNN_S) \
 	--how_many_training_steps 600,300 --learning_rate 0.002,0.0005 \
 	--eval_step_interval 150 --save_step_interval 150
@@ -58,7 +60,7 @@ demo: venv
 	$(PY) -m kws_tf.features --wav $(DEMO)/data/yes/$$(ls $(DEMO)/data/yes | head -1) \
 		$(DEMO_FEATURES) --quantize_bits 6
 	for seed in $(DEMO_TEACHERS); do $(PY) train.py $(DS_CNN_S_TRAIN) --seed $$seed \
-		--train_dir $(DEMO)/teacher$$seed --summaries_dir $(DEMO)/logs_teacher$$seed \
+		--train_dir $(DEMO_TEACHER)$$seed --summaries_dir $(DEMO)/logs_teacher$$seed \
 		--json_out $(DEMO)/train_teacher$$seed.json || exit 1; done
 	$(PY) train.py $(DS_CNN_S_TRAIN) $(TEACHING) \
 		--train_dir $(DEMO)/ds_cnn_s --summaries_dir $(DEMO)/logs --json_out $(DEMO)/train.json
