@@ -2,7 +2,7 @@
 
 Each experiment writes a synthetic set (``python -m kws_tf.data.synthetic``), trains the
 demo's DS_CNN_S recipe on it (``train.py``: DEMO_FEATURES, 600,300 steps at 0.002,0.0005,
---unknown_percentage 30; first the teachers of --teacher_seeds, of that recipe, whose averaged
+--unknown_percentage 30; with --teacher_seeds, first teachers of that recipe, whose averaged
 probabilities every model then learns from as well) and labels every clip of --real_dir (a
 Speech Commands layout of real recordings, e.g. real_dev) with the best checkpoint; the
 defaults are ``make demo``'s set (800 clips of each keyword, 48 of each other word) and
@@ -60,12 +60,13 @@ def _parser():
                         help="Comma-separated train.py --seed values: each experiment trains "
                              "once per seed on the same set (runs of one recipe differ by "
                              "several clips, so compare means over seeds).")
-    parser.add_argument("--teacher_seeds", default="1,2,3",
+    parser.add_argument("--teacher_seeds", default="",
                         help="Comma-separated train.py --seed values of teachers: each "
                              "experiment first trains them, then every --train_seeds model "
                              "learns from their averaged probabilities as well "
-                             "(--teacher_checkpoints); default make demo's three, \"\" for "
-                             "models trained alone.")
+                             "(--teacher_checkpoints), e.g. 1,2,3 as make demo "
+                             "DEMO_TEACHERS=\"1 2 3\"; default none: models trained alone, "
+                             "as make demo's.")
     parser.add_argument("--synthetic_flags", default="",
                         help="More flags for python -m kws_tf.data.synthetic (every run).")
     parser.add_argument("--train_flags", default="",

@@ -62,8 +62,9 @@ def _transfer_bench():
                                         ("--train_seeds", ","), ("--teacher_seeds", "1,y"),
                                         ("--teacher_seeds", "2,2"), ("--train_seeds", "0,2")])
 def test_transfer_bench_names_bad_seeds(tmp_path, capsys, flag, seeds):
-    assert exit_code(_transfer_bench().main, ["--real_dir", tmp_path, flag, seeds,
-                                              "--work_dir", tmp_path / "work"]) == 2
+    # Teachers 1-3 first: a train seed among them (0,2) is refused too; a later flag wins.
+    assert exit_code(_transfer_bench().main, ["--real_dir", tmp_path, "--teacher_seeds", "1,2,3",
+                                              flag, seeds, "--work_dir", tmp_path / "work"]) == 2
     assert flag in capsys.readouterr().err
     assert not (tmp_path / "work").exists()
 
