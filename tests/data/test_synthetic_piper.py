@@ -1,5 +1,6 @@
 """Tests for the Piper speakers of the synthetic data set (skipped where piper-tts or its
 voice package is missing)."""
+import json
 import os
 
 import numpy as np
@@ -46,6 +47,26 @@ def test_piper_speakers_are_in_the_set_and_deterministic(tmp_path):
     assert summary["piper_voices"] == [os.path.abspath(piper_tts.default_voices()[0])]
     synthetic.generate(tmp_path / "b", piper=0.5, workers=1, **ARGS)
     assert tree_bytes(tmp_path / "a") == tree_bytes(tmp_path / "b")
+
+
+@needs_piper
+def test_downloaded_voices_join_the_installed_ones(tmp_path):
+    """``installed`` in --piper_voices stands for the voice packages' voices, so a voice the
+    user downloaded (here a link to joe's files under another name) speaks beside them."""
+    joe = piper_tts.default_voices()[0]
+    other = tmp_path / "voices" / "en_US-other-medium.onnx"
+    other.parent.mkdir()
+    for suffix in ("", ".json"):
+        os.symlink(joe + suffix, str(other) + suffix)
+    rc = synthetic_command.main([
+        "--output_dir", str(tmp_path / "set"), "--words", "go", "--clips_per_word", "24",
+        "--unknown_words", "", "--noise_files", "0", "--flite", "0", "--piper", "1",
+        "--piper_voices", "installed," + str(other), "--json_out", str(tmp_path / "s.json")])
+    assert rc == 0
+    with open(tmp_path / "s.json", encoding="utf-8") as f:
+        assert json.load(f)["piper_voices"] == sorted([os.path.abspath(joe), str(other)])
+    names = os.listdir(tmp_path / "set" / "go")
+    assert {n.split("-s")[0] for n in names} == {"pp-en-US-joe-medium", "pp-en-US-other-medium"}
 
 
 def test_speaker_names_keep_the_whole_voice_name():

@@ -106,8 +106,8 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     ``DEFAULT_UNKNOWN_WORDS``: Speech Commands' other twenty words and common English words),
     less any of ``words`` and any word that sounds like one (``know``, for ``no``), get
     ``unknown_clips_per_word`` clips each (default a fifth of ``clips_per_word``); ``knobs``
-    override ``KNOBS``' defaults; Piper's speakers use ``piper_voices`` (voice files; default:
-    the installed voice packages').  ``workers`` (default: the CPUs this process may use) only
+    override ``KNOBS``' defaults; Piper's speakers use ``piper_voices`` (voice files, or
+    ``installed``: the installed voice packages', the default).  ``workers`` (default: the CPUs this process may use) only
     changes the speed, never the output.  Raises
     ``KwsError`` for bad input.
     """
@@ -226,8 +226,11 @@ def _flite_share(share):
 def _piper_voices(paths, share, flite_share):
     """(the share of Piper speakers, {voice file: its number of speakers}): ``share``, or
     when None ``PIPER_SHARE`` if piper-tts and a voice are installed and else 0.  Asking for
-    Piper without them, or for more Flite and Piper speakers than there are, is an error."""
-    paths = piper_tts.default_voices() if paths is None else list(paths)
+    Piper without them, or for more Flite and Piper speakers than there are, is an error.
+    The entry ``installed`` stands for the installed voice packages' voices, so that voices
+    a user downloaded can join them."""
+    paths = ["installed"] if paths is None else list(paths)
+    paths = [v for p in paths for v in (piper_tts.default_voices() if p == "installed" else [p])]
     if share is None:
         share = PIPER_SHARE if piper_tts.installed() and paths else 0.0
     if share and not (piper_tts.installed() and paths):
