@@ -107,8 +107,8 @@ def generate(output_dir, words=None, clips_per_word=300, seed=0,
     less any of ``words`` and any word that sounds like one (``know``, for ``no``), get
     ``unknown_clips_per_word`` clips each (default a fifth of ``clips_per_word``); ``knobs``
     override ``KNOBS``' defaults; Piper's speakers use ``piper_voices`` (voice files, or
-    ``installed``: the installed voice packages', the default).  ``workers`` (default: the CPUs this process may use) only
-    changes the speed, never the output.  Raises
+    ``installed``: the installed voice packages', the default).  ``workers`` (default: the
+    CPUs this process may use) only changes the speed, never the output.  Raises
     ``KwsError`` for bad input.
     """
     begin = time.monotonic()
